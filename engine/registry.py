@@ -1,0 +1,66 @@
+"""Choosing and building the panel backend from flags and environment variables.
+
+`EngineConfig.from_env()` reads `ANYSTORY_*` variables; launch.py overrides them with flags.
+`resolve_engine` says which backend "auto" means here and why, without importing torch
+unless the user asked for the GPU engine.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from typing import Optional
+
+from engine.base import EngineError, Generator
+
+ENGINES = ("auto", "draft", "anystory", "anystory-tiny")
+
+
+@dataclass
+class EngineConfig:
+    """Which backend to run and where its weights come from (local folder or hub repo id)."""
+
+    engine: str = "auto"
+    flux: str = "black-forest-labs/FLUX.1-dev"
+    redux: str = "black-forest-labs/FLUX.1-Redux-dev"
+    anystory: str = "Junjie96/AnyStory"
+    device: Optional[str] = None
+    dtype: str = "bfloat16"
+    offload: bool = False
+
+    @classmethod
+    def from_env(cls, environ: Optional[dict[str, str]] = None) -> "EngineConfig":
+        """Read ANYSTORY_ENGINE, ANYSTORY_FLUX, ANYSTORY_REDUX, ANYSTORY_CHECKPOINT,
+        ANYSTORY_DEVICE, ANYSTORY_DTYPE and ANYSTORY_OFFLOAD (1/true)."""
+        env = os.environ if environ is None else environ
+        names = {"anystory": "ANYSTORY_CHECKPOINT"}
+        values = {}
+        for f in fields(cls):
+            raw = env.get(names.get(f.name, f"ANYSTORY_{f.name.upper()}"))
+            if raw is None:
+                continue
+            values[f.name] = raw.lower() in ("1", "true", "yes") if f.name == "offload" else raw
+        return cls(**values)
+
+
+def resolve_engine(config: EngineConfig) -> tuple[str, str]:
+    """Return (engine name, reason) for the configured engine; "auto" means draft unless
+    the user asked for anystory, because the GPU engine needs tens of GB of weights."""
+    if config.engine not in ENGINES:
+        raise EngineError(f"unknown engine {config.engine!r}; choose one of {', '.join(ENGINES)}")
+    if config.engine == "auto":
+        return "draft", "draft: the default CPU renderer (start with --engine anystory on a GPU for real panels)"
+    return config.engine, f"{config.engine}: chosen by configuration"
+
+
+def create_generator(config: EngineConfig) -> Generator:
+    """Build the backend named by `config` (imports heavy libraries only for GPU engines)."""
+    name, _ = resolve_engine(config)
+    if name == "draft":
+        from engine.draft import DraftGenerator
+
+        return DraftGenerator()
+    from engine.anystory import AnyStoryGenerator
+
+    if name == "anystory-tiny":
+        return AnyStoryGenerator.tiny(device=config.device or "cpu")
+    return AnyStoryGenerator.from_config(config)
