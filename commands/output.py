@@ -1,0 +1,20 @@
+"""Shared helpers of the subcommands: opening the data directory and printing results."""
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from story.studio import Studio
+
+
+def open_studio(args: argparse.Namespace) -> Studio:
+    return Studio.open(getattr(args, "data_dir", None))
+
+
+def emit(args: argparse.Namespace, data: Any, text: str) -> None:
+    """Print `data` as JSON with --json, else the human-readable `text`."""
+    if getattr(args, "json", False):
+        print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    else:
+        print(text)

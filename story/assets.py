@@ -1,0 +1,129 @@
+"""The content-addressed asset store and image ingest.
+
+Every image is a file named by the sha256 of its bytes under `assets/<2 hex>/<hash>.png`,
+written atomically (temporary file, fsync, rename) before any database row that points to
+it commits. The database is the index: `gc` removes files that no row references.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterable
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from story.errors import InvalidInput
+
+ALLOWED_FORMATS = {"PNG", "JPEG", "WEBP"}
+MAX_UPLOAD_BYTES = 40 * 1024 * 1024
+HASH_LENGTH = 64
+GC_GRACE_S = 600.0
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that readers see the old file or the whole new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    """Encode an image as PNG (the store's one format: lossless and alpha-capable)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def read_image(data: bytes, *, label: str = "picture") -> Image.Image:
+    """Decode an uploaded image: PNG, JPEG or WebP only, within the size limit and Pillow's
+    decompression-bomb limit, EXIF orientation applied. Raises InvalidInput otherwise."""
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise InvalidInput(
+            f"The {label} is {len(data) / 2**20:.0f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} MB."
+        )
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            kind = probe.format
+            if kind not in ALLOWED_FORMATS:
+                raise InvalidInput(f"The {label} is {kind or 'of an unknown type'}; use PNG, JPEG or WebP.")
+            probe.load()
+            image = ImageOps.exif_transpose(probe)
+    except InvalidInput:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise InvalidInput(f"The {label} has too many pixels to be opened safely ({exc}).") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise InvalidInput(f"The {label} is not a readable PNG, JPEG or WebP image (corrupt or truncated).") from exc
+    return image
+
+
+def read_image_file(path: str | os.PathLike, *, label: str = "picture") -> Image.Image:
+    """`read_image` for a file on disk, with a clear error when it is missing."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"Cannot read {label} {path}: {exc.strerror or exc}.") from exc
+    return read_image(data, label=label)
+
+
+class AssetStore:
+    """Files named by their sha256 under one folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path(self, digest: str) -> Path:
+        if len(digest) != HASH_LENGTH or not all(c in "0123456789abcdef" for c in digest):
+            raise InvalidInput(f"not an asset hash: {digest!r}")
+        return self.root / digest[:2] / f"{digest}.png"
+
+    def put_bytes(self, data: bytes) -> str:
+        """Store PNG bytes and return their hash (a no-op when already present)."""
+        digest = hashlib.sha256(data).hexdigest()
+        target = self.path(digest)
+        if not target.exists():
+            atomic_write(target, data)
+        return digest
+
+    def put_image(self, image: Image.Image) -> str:
+        return self.put_bytes(png_bytes(image))
+
+    def get_bytes(self, digest: str) -> bytes:
+        return self.path(digest).read_bytes()
+
+    def open(self, digest: str) -> Image.Image:
+        """Open a stored image fully loaded (the file handle is closed)."""
+        with Image.open(self.path(digest)) as image:
+            image.load()
+            return image
+
+    def all_hashes(self) -> set[str]:
+        return {p.stem for p in self.root.glob("??/*.png")}
+
+    def gc(self, referenced: Iterable[str], *, min_age_s: float = GC_GRACE_S) -> list[str]:
+        """Remove files not in `referenced` and older than `min_age_s` (younger ones may
+        belong to a transaction that has not committed yet); return the removed hashes."""
+        keep = set(referenced)
+        cutoff = time.time() - min_age_s
+        removed = []
+        for digest in sorted(self.all_hashes() - keep):
+            path = self.path(digest)
+            if path.stat().st_mtime <= cutoff:
+                path.unlink(missing_ok=True)
+                removed.append(digest)
+        for tmp in self.root.glob("??/.*.tmp"):
+            if tmp.stat().st_mtime <= cutoff:
+                tmp.unlink(missing_ok=True)
+        return removed

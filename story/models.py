@@ -1,0 +1,213 @@
+"""The SQLAlchemy 2 typed ORM of a story. The schema itself changes only through the
+Alembic migrations in story/migrations/; these classes must match the latest one.
+
+Images are not stored here: columns named `*_hash` hold the sha256 of a file in the
+asset store (story/assets.py).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+from sqlalchemy import JSON, ForeignKey, Index, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+RENDER_STATUSES = ("queued", "running", "done", "failed", "cancelled")
+BALLOON_KINDS = ("speech", "thought", "shout", "whisper")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200), unique=True)
+    author: Mapped[str] = mapped_column(String(200), default="")
+    style: Mapped[str] = mapped_column(String(100), default="(No style)")
+    page_settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    render_defaults: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    characters: Mapped[list[Character]] = relationship(
+        back_populates="project", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="Character.id",
+    )
+    panels: Mapped[list[Panel]] = relationship(
+        back_populates="project", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="Panel.position",
+    )
+
+
+class Character(Base):
+    __tablename__ = "characters"
+    __table_args__ = (
+        UniqueConstraint("project_id", "name_key"),
+        UniqueConstraint("project_id", "alias"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200))
+    alias: Mapped[Optional[str]] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    project: Mapped[Project] = relationship(back_populates="characters")
+    images: Mapped[list[CharacterImage]] = relationship(
+        back_populates="character", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="CharacterImage.position",
+    )
+
+
+class CharacterImage(Base):
+    """A reference picture of a character; position 0 is the one used for rendering.
+    One row per picture, so more pictures per character need no schema change."""
+
+    __tablename__ = "character_images"
+    __table_args__ = (UniqueConstraint("character_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    character_id: Mapped[int] = mapped_column(ForeignKey("characters.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(default=0)
+    image_hash: Mapped[str] = mapped_column(String(64))
+    mask_hash: Mapped[str] = mapped_column(String(64))
+    subject_hash: Mapped[str] = mapped_column(String(64))
+    subject_mask_hash: Mapped[str] = mapped_column(String(64))
+    segmenter: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    character: Mapped[Character] = relationship(back_populates="images")
+
+
+class Panel(Base):
+    __tablename__ = "panels"
+    __table_args__ = (Index(None, "project_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column()
+    prompt: Mapped[str] = mapped_column(Text, default="")
+    caption: Mapped[str] = mapped_column(Text, default="")
+    seed: Mapped[int] = mapped_column(default=0)
+    overrides: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    selected_render_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("renders.id", ondelete="SET NULL", use_alter=True)
+    )
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    project: Mapped[Project] = relationship(back_populates="panels")
+    characters: Mapped[list[PanelCharacter]] = relationship(
+        back_populates="panel", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="PanelCharacter.position",
+    )
+    balloons: Mapped[list[Balloon]] = relationship(
+        back_populates="panel", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="Balloon.position",
+    )
+    renders: Mapped[list[Render]] = relationship(
+        back_populates="panel", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="Render.id", foreign_keys="Render.panel_id",
+    )
+    selected_render: Mapped[Optional[Render]] = relationship(
+        foreign_keys=[selected_render_id], post_update=True
+    )
+
+
+class PanelCharacter(Base):
+    """A character appearing in a panel, with an optional normalised box (x0, y0, x1, y1)."""
+
+    __tablename__ = "panel_characters"
+
+    panel_id: Mapped[int] = mapped_column(
+        ForeignKey("panels.id", ondelete="CASCADE"), primary_key=True
+    )
+    character_id: Mapped[int] = mapped_column(
+        ForeignKey("characters.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    position: Mapped[int] = mapped_column(default=0)
+    box: Mapped[Optional[list[Any]]] = mapped_column(JSON)
+
+    panel: Mapped[Panel] = relationship(back_populates="characters")
+    character: Mapped[Character] = relationship()
+
+
+class Balloon(Base):
+    """A line of dialogue: who says it (a character, or nobody for off-panel voices)."""
+
+    __tablename__ = "balloons"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    panel_id: Mapped[int] = mapped_column(ForeignKey("panels.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    speaker_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("characters.id", ondelete="SET NULL")
+    )
+    kind: Mapped[str] = mapped_column(String(20), default="speech")
+    text: Mapped[str] = mapped_column(Text, default="")
+
+    panel: Mapped[Panel] = relationship(back_populates="balloons")
+    speaker: Mapped[Optional[Character]] = relationship()
+
+
+class Render(Base):
+    """One render job and, once done, one entry of the panel's history."""
+
+    __tablename__ = "renders"
+    __table_args__ = (Index(None, "status", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    panel_id: Mapped[int] = mapped_column(ForeignKey("panels.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    engine: Mapped[str] = mapped_column(String(50))
+    fingerprint: Mapped[str] = mapped_column(String(200), default="")
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    seed: Mapped[int] = mapped_column(default=0)
+    image_hash: Mapped[Optional[str]] = mapped_column(String(64))
+    progress: Mapped[float] = mapped_column(default=0.0)
+    error: Mapped[Optional[str]] = mapped_column(Text)
+    notes: Mapped[str] = mapped_column(Text, default="", server_default="")
+    routing_maps_hash: Mapped[Optional[str]] = mapped_column(String(64))
+    cancel_requested: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[Optional[datetime]] = mapped_column()
+    finished_at: Mapped[Optional[datetime]] = mapped_column()
+
+    panel: Mapped[Panel] = relationship(back_populates="renders", foreign_keys=[panel_id])
+
+
+class SubjectEncoding(Base):
+    """A cached engine encoding of one character version; the tensors live in a file
+    under the data directory's cache/encodings/."""
+
+    __tablename__ = "subject_encodings"
+    __table_args__ = (UniqueConstraint("character_id", "character_version", "fingerprint"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    character_id: Mapped[int] = mapped_column(ForeignKey("characters.id", ondelete="CASCADE"))
+    character_version: Mapped[int] = mapped_column()
+    fingerprint: Mapped[str] = mapped_column(String(200))
+    file: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

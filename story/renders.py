@@ -1,0 +1,37 @@
+"""Render history services: list a panel's renders, choose the one the story uses."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from story.errors import InvalidInput, NotFound
+from story.models import Render
+from story.panels import _edit, panel_row
+from story.studio import Studio
+from story.views import RenderView
+
+
+def list_renders(studio: Studio, panel_id: int) -> list[RenderView]:
+    """A panel's renders, oldest first, whatever their status."""
+    with studio.db.read() as session:
+        panel_row(session, panel_id)
+        rows = session.scalars(select(Render).where(Render.panel_id == panel_id).order_by(Render.id))
+        return [RenderView.of(r) for r in rows]
+
+
+def get_render(studio: Studio, render_id: int) -> RenderView:
+    with studio.db.read() as session:
+        row = session.get(Render, render_id)
+        if row is None:
+            raise NotFound(f"No render with id {render_id}.")
+        return RenderView.of(row)
+
+
+def select_render(studio: Studio, panel_id: int, render_id: int) -> None:
+    """Make a finished render of this panel the one the story uses."""
+    with studio.db.write() as session:
+        row = session.get(Render, render_id)
+        if row is None or row.panel_id != panel_id:
+            raise NotFound(f"Panel {panel_id} has no render {render_id}.")
+        if row.status != "done":
+            raise InvalidInput(f"Render {render_id} is {row.status}; only finished renders can be selected.")
+        _edit(session, panel_id, None).selected_render_id = render_id
