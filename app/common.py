@@ -1,0 +1,72 @@
+"""Helpers every tab uses: turning service errors into short UI messages, and asset paths."""
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+from typing import Any, Callable, Optional, TypeVar
+
+import gradio as gr
+
+from engine.base import EngineError
+from story.errors import StudioError
+
+log = logging.getLogger("anystory.app")
+F = TypeVar("F", bound=Callable[..., Any])
+
+NO_PROJECT = "Open or create a project first (Projects tab)."
+
+
+def user_errors(fn: F) -> F:
+    """Show a problem the writer can act on as a short gr.Error; log anything else and show
+    one line, never a stack trace."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except (StudioError, EngineError, ValueError) as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        except Exception as exc:  # the UI must stay usable whatever broke underneath
+            log.exception("unexpected error in %s", fn.__name__)
+            raise gr.Error(f"Something went wrong ({type(exc).__name__}); see the server log.",
+                           print_exception=False) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def need_project(project_id: Optional[int]) -> int:
+    if not project_id:
+        raise gr.Error(NO_PROJECT, print_exception=False)
+    return int(project_id)
+
+
+def asset_file(studio: Any, digest: Optional[str]) -> Optional[str]:
+    """The path of a stored image for Gradio to serve (the data dir is an allowed path)."""
+    return str(studio.assets.path(digest)) if digest else None
+
+
+def short(text: str, limit: int = 48) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def ui_picture(name: str) -> str:
+    """A picture shipped for the UI itself (placeholders), under assets/ui/."""
+    from app.context import ASSETS_DIR
+
+    return str(Path(ASSETS_DIR) / "ui" / name)
+
+
+def service(module: str, what: str) -> Any:
+    """Import a story/ service module on use; a build without it says so in one line."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        raise gr.Error(f"{what} is not available in this build yet.", print_exception=False) from None

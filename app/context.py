@@ -1,0 +1,68 @@
+"""What the UI's handlers share: the opened Studio, the engine configuration and status,
+the segmenter (built on first use), and the render worker thread."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from engine.registry import EngineConfig, resolve_engine
+from story.studio import Studio
+
+ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
+"""Fonts, page templates, the sample story and UI pictures shipped with the app."""
+
+
+@dataclass
+class SegmenterSettings:
+    """The segmentation flags of launch.py (None: from $ANYSTORY_SAM_* or default)."""
+
+    checkpoint: Optional[str] = None
+    model_type: Optional[str] = None
+
+
+@dataclass
+class AppContext:
+    """One per served app; handlers get it through closures, never through globals."""
+
+    studio: Studio
+    engine_config: EngineConfig
+    segmenter_settings: SegmenterSettings = field(default_factory=SegmenterSettings)
+    worker: Any = None
+    _segmenter: Any = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.studio.root
+
+    def engine_status(self) -> tuple[str, str]:
+        """(engine name, reason it is the active one), without loading the engine."""
+        return resolve_engine(self.engine_config)
+
+    def segmenter_status(self) -> tuple[str, str]:
+        """(segmenter backend, reason), without loading SAM."""
+        from engine.segment import SegmenterConfig, resolve_segmenter
+
+        env = SegmenterConfig.from_env()
+        config = SegmenterConfig(
+            backend=env.backend,
+            checkpoint=self.segmenter_settings.checkpoint or env.checkpoint,
+            model_type=self.segmenter_settings.model_type or env.model_type,
+            device=self.engine_config.device or env.device,
+        )
+        return resolve_segmenter(config)
+
+    def segmenter(self) -> Any:
+        """The segmenter, built on first use (SAM loads its weights then, not at startup)."""
+        with self._lock:
+            if self._segmenter is None:
+                from engine.segment import create_segmenter
+
+                self._segmenter = create_segmenter(
+                    checkpoint=self.segmenter_settings.checkpoint,
+                    model_type=self.segmenter_settings.model_type,
+                    device=self.engine_config.device,
+                )
+            return self._segmenter
