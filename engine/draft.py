@@ -7,6 +7,7 @@ prompt small at the bottom and marks the panel "DRAFT". Same request, same PNG b
 """
 from __future__ import annotations
 
+import numbers
 from typing import Optional
 
 import numpy as np
@@ -32,10 +33,13 @@ def _resize_rgba(image: Image.Image, size: tuple[int, int]) -> Image.Image:
 
 
 def _validate_size(width: object, height: object) -> tuple[int, int]:
+    """The panel size as ints, or EngineError for sizes the draft cannot sensibly draw."""
     for label, side in (("width", width), ("height", height)):
-        if not isinstance(side, int) or isinstance(side, bool) or not MIN_SIDE <= side <= MAX_SIDE:
+        if (not isinstance(side, numbers.Integral) or isinstance(side, bool)
+                or not MIN_SIDE <= side <= MAX_SIDE):
             raise EngineError(f"panel {label} must be a whole number of pixels from {MIN_SIDE} "
                               f"to {MAX_SIDE}, got {side!r}")
+    width, height = int(width), int(height)  # type: ignore[call-overload]
     if max(width, height) > MAX_ASPECT * min(width, height):
         raise EngineError(f"panel aspect ratio {width}x{height} is too extreme; "
                           f"the longer side may be at most {MAX_ASPECT:g} times the shorter")
@@ -43,6 +47,7 @@ def _validate_size(width: object, height: object) -> tuple[int, int]:
 
 
 def _validate_box(name: str, box: object) -> None:
+    """EngineError unless `box` is a normalised (x0, y0, x1, y1) with positive area."""
     try:
         x0, y0, x1, y1 = (float(v) for v in box)  # type: ignore[union-attr]
     except (TypeError, ValueError):
@@ -102,7 +107,6 @@ class DraftGenerator:
 
     def _cutouts(self, request: PanelRequest) -> list[Image.Image]:
         """Check the request and return the subjects' cut-outs as RGBA images."""
-        _validate_size(request.width, request.height)
         if request.params:
             raise EngineError("the draft engine has no advanced parameters; remove "
                               + ", ".join(sorted(map(str, request.params))))
@@ -122,8 +126,8 @@ class DraftGenerator:
     def render(self, request: PanelRequest, progress: Optional[ProgressFn] = None,
                cancel: Optional[CancelFn] = None) -> RenderResult:
         """Render the panel in stages (background, layout, one per character, text)."""
+        w, h = _validate_size(request.width, request.height)
         cutouts = self._cutouts(request)
-        w, h = request.width, request.height
         total, step = 3 + len(cutouts), 0
 
         def advance() -> None:

@@ -12,13 +12,14 @@ RED, BLUE, YELLOW, GREEN = (230, 20, 30), (20, 60, 235), (250, 210, 0), (0, 200,
 
 def figure(colour: tuple[int, int, int], width: int = 300, height: int = 600,
            border: int = 20) -> tuple[Image.Image, Image.Image]:
-    """A (picture, mask) pair like a segmented upload: the figure in `colour` on white."""
+    """A (picture, mask) pair like a segmented upload: the figure in `colour` on white,
+    filling exactly (border, border, border + width, border + height)."""
     size = (width + 2 * border, height + 2 * border)
     picture, mask = Image.new("RGB", size, "white"), Image.new("L", size, 0)
     for draw, fill in ((ImageDraw.Draw(picture), colour), (ImageDraw.Draw(mask), 255)):
         draw.ellipse((border + width // 4, border, border + 3 * width // 4, border + height // 3),
                      fill=fill)
-        draw.rounded_rectangle((border, border + height // 3, border + width, border + height),
+        draw.rounded_rectangle((border, border + height // 3, border + width - 1, border + height - 1),
                                radius=width // 10, fill=fill)
     return picture, mask
 
