@@ -3,6 +3,8 @@
 Rectangles are pixel (x0, y0, x1, y1) with x1/y1 exclusive. Characters without a box share
 the panel's width in equal slots, in request order from left to right, so they never
 overlap one another; the seed varies their height and their position inside the slot.
+The row does not avoid boxed characters: a writer who boxes some characters and not others
+may see them overlap, and later characters are drawn over earlier ones.
 """
 from __future__ import annotations
 

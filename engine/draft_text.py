@@ -17,6 +17,8 @@ FONT_DIR = Path(__file__).resolve().parents[1] / "assets" / "fonts"
 FONT_SUFFIXES = (".ttf", ".otf", ".ttc")
 ELLIPSIS = "…"
 MAX_CAPTION_LINES = 2
+SMALL_PANEL = 240
+"""Panels less tall than this get a one-line caption."""
 BADGE_COLOUR = (200, 32, 44)
 
 Font = Union[ImageFont.FreeTypeFont, ImageFont.ImageFont]
@@ -102,7 +104,8 @@ def layout_caption(prompt: str, width: int, height: int) -> Caption:
     size = max(10, min(40, round(min(width, height) * 0.028)))
     font = load_font(size)
     padding = max(4, size // 2)
-    lines = wrap_text(prompt, font, width - 2 * padding, MAX_CAPTION_LINES)
+    max_lines = MAX_CAPTION_LINES if height >= SMALL_PANEL else 1  # leave room for characters
+    lines = wrap_text(prompt, font, width - 2 * padding, max_lines)
     return Caption(lines, font, round(size * 1.3), padding)
 
 
