@@ -120,6 +120,9 @@ class DraftGenerator:
                                   f"not {self.fingerprint!r}: encode it again")
             if s.box is not None:
                 _validate_box(s.name, s.box)
+            if rgba.dtype != np.uint8 or rgba.ndim != 3 or rgba.shape[2] != 4:
+                raise EngineError(f"character {s.name!r} has a damaged draft encoding "
+                                  f"({rgba.dtype} {rgba.shape}): encode it again")
             cutouts.append(Image.fromarray(rgba, "RGBA"))
         return cutouts
 

@@ -236,5 +236,8 @@ def test_foreign_encodings_and_parameters_are_refused(gen: DraftGenerator) -> No
     foreign = SubjectInput("hero", type(char.encoding)("anystory-x", char.encoding.tensors))
     with pytest.raises(EngineError, match="encode it again"):
         gen.render(PanelRequest("x", [foreign]))
+    damaged = SubjectInput("hero", type(char.encoding)(gen.fingerprint, {"rgba": np.zeros((4, 4))}))
+    with pytest.raises(EngineError, match="damaged"):
+        gen.render(PanelRequest("x", [damaged]))
     with pytest.raises(EngineError, match="no advanced parameters"):
         gen.render(PanelRequest("x", [char], params={"layout_freedom": 0.2}))
