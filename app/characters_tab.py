@@ -9,7 +9,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from app.common import asset_file, need_project, service, ui_picture, user_errors
+from app.common import asset_file, need_project, ui_picture, user_errors
 from app.context import AppContext
 from app.overlay import cutout_preview, selection_overlay
 from story import characters, projects
@@ -27,6 +27,8 @@ class Selection:
     corner: Optional[tuple[float, float]] = None
     mask: Optional[np.ndarray] = None
     segmenter: str = ""
+    changed: bool = False
+    """True once the writer uploaded or clicked: saving then stores the new picture."""
 
     def overlay(self) -> Optional[Image.Image]:
         if self.image is None:
@@ -127,7 +129,7 @@ def build(ctx: AppContext, project: gr.State) -> Any:
 
     @user_errors
     def uploaded(image: Optional[Image.Image]):
-        sel = Selection(image=image)
+        sel = Selection(image=image, changed=image is not None)
         if image is not None and image.mode in ("RGBA", "LA", "PA"):
             sel = segment(ctx, sel)  # a cut-out upload needs no clicks
         return sel.overlay(), cutout(sel), sel
@@ -137,6 +139,7 @@ def build(ctx: AppContext, project: gr.State) -> Any:
         if sel.image is None:
             raise gr.Error("Upload a picture of the character first.", print_exception=False)
         x, y = float(evt.index[0]), float(evt.index[1])
+        sel.changed = True
         if click_mode == MODES[2]:
             if sel.corner is None:
                 sel.corner = (x, y)
@@ -148,21 +151,26 @@ def build(ctx: AppContext, project: gr.State) -> Any:
         return sel.overlay(), cutout(sel), sel
 
     def cleared(sel: Selection):
-        sel = Selection(image=sel.image)
+        sel = Selection(image=sel.image, changed=sel.image is not None)
         return sel.overlay(), None, sel
 
     @user_errors
     def save(project_id: Optional[int], char_id: Optional[int], name_: str, alias_: str,
              description_: str, sel: Selection):
         project_id = need_project(project_id)
+        if sel.changed and sel.mask is None:
+            raise gr.Error("Click on the character (or drag a box) to cut it out before saving.",
+                           print_exception=False)
+        picture = (sel.image, sel.mask) if sel.changed else (None, None)
         if char_id is None:
-            saved = characters.add_character(ctx.studio, project_id, name_, alias=alias_, description=description_)
+            saved = characters.add_character(ctx.studio, project_id, name_, alias=alias_, description=description_,
+                                             image=picture[0], mask=picture[1], segmenter=sel.segmenter)
         else:
             saved = characters.update_character(ctx.studio, project_id, char_id, name=name_,
                                                 alias=alias_, description=description_)
-        if sel.image is not None and sel.mask is not None and sel.points + [sel.box] != [None]:
-            pictures = service("story.characters", "Saving character pictures")
-            pictures.set_character_picture(ctx.studio, project_id, saved.id, sel.image, sel.mask, sel.segmenter)
+            if sel.changed:
+                saved = characters.set_character_picture(ctx.studio, project_id, char_id, *picture,
+                                                         segmenter=sel.segmenter)
         gr.Info(f"Saved {saved.name}.")
         return refresh(project_id)
 

@@ -30,6 +30,7 @@ class AppContext:
     engine_config: EngineConfig
     segmenter_settings: SegmenterSettings = field(default_factory=SegmenterSettings)
     worker: Any = None
+    worker_error: Optional[str] = None
     _segmenter: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -66,3 +67,9 @@ class AppContext:
                     device=self.engine_config.device,
                 )
             return self._segmenter
+
+    def engine_name(self) -> str:
+        """The engine renders are queued for: the running worker's, else the configured one."""
+        if self.worker is not None:
+            return self.worker.generator.name
+        return self.engine_status()[0]

@@ -33,7 +33,7 @@ def header_text(ctx: AppContext, project_id: Optional[int]) -> str:
             f"{len(project.characters)} characters · style: {project.style}")
 
 
-def build(ctx: AppContext, project: gr.State, header: gr.Markdown) -> Callable[[Optional[int]], tuple]:
+def build(ctx: AppContext, project: gr.State, header: gr.Markdown, tabs: gr.Tabs) -> tuple[Callable, list]:
     """Lay out the Projects tab and wire its events; `project` holds the open project's id."""
     row_ids = gr.State([])
     with gr.Row(equal_height=False):
@@ -77,13 +77,13 @@ def build(ctx: AppContext, project: gr.State, header: gr.Markdown) -> Callable[[
 
     @user_errors
     def open_row(ids: list[int], evt: gr.SelectData):
-        return ids[evt.index[0]]
+        return ids[evt.index[0]], gr.Tabs(selected="story")
 
     @user_errors
     def create(name: str, author: str, style: str):
         created = projects.create_project(ctx.studio, name, author=author.strip(), style=style)
         gr.Info(f"Created “{created.name}”. Add its characters next.")
-        return created.id, ""
+        return created.id, "", gr.Tabs(selected="characters")
 
     @user_errors
     def open_sample():
@@ -91,7 +91,7 @@ def build(ctx: AppContext, project: gr.State, header: gr.Markdown) -> Callable[[
 
         loaded = load_sample(ctx.studio)
         gr.Info(f"Opened the sample story “{loaded.name}”.")
-        return loaded.id
+        return loaded.id, gr.Tabs(selected="story")
 
     @user_errors
     def import_file(path: Optional[str]):
@@ -132,14 +132,14 @@ def build(ctx: AppContext, project: gr.State, header: gr.Markdown) -> Callable[[
         return None, gr.update(visible=False)
 
     project.change(refresh, project, listing)
-    table.select(open_row, row_ids, project)
-    create_btn.click(create, [new_name, new_author, new_style], [project, new_name])
-    new_name.submit(create, [new_name, new_author, new_style], [project, new_name])
-    sample_btn.click(open_sample, None, project)
+    table.select(open_row, row_ids, [project, tabs])
+    create_btn.click(create, [new_name, new_author, new_style], [project, new_name, tabs])
+    new_name.submit(create, [new_name, new_author, new_style], [project, new_name, tabs])
+    sample_btn.click(open_sample, None, [project, tabs])
     import_btn.click(import_file, upload, [project, upload])
     rename_btn.click(rename, [project, rename_box], listing)
     bundle_btn.click(export_bundle, project, bundle_file)
     delete_btn.click(ask_delete, project, [confirm_box, confirm_text])
     keep_btn.click(lambda: gr.update(visible=False), None, confirm_box)
     confirm_btn.click(delete, project, [project, confirm_box])
-    return refresh
+    return refresh, listing

@@ -1,0 +1,122 @@
+"""The Export tab: page settings, a preview of the pages, and PDF / CBZ / PNG / bundle files.
+
+Files are written under the data directory's exports/ folder (served to the browser from
+there), named after the story; a new export replaces the previous one of the same kind.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any, Optional
+
+import gradio as gr
+
+from app.common import need_project, service, user_errors
+from app.context import AppContext
+from story import projects
+
+PAGE_SIZES = {"A4": "a4", "US Letter": "letter", "US comic (6.625 × 10.25 in)": "us-comic", "A5": "148x210mm"}
+TEMPLATES = {"Auto (by panel shapes)": "auto", "One panel per page": "single", "Two rows": "2-rows",
+             "Three rows": "3-rows", "2 × 2 grid": "2x2", "2 × 3 grid": "2x3", "Splash first": "splash-first"}
+DIRECTIONS = {"Left to right": "ltr", "Right to left (manga)": "rtl"}
+
+
+def _export() -> Any:
+    return service("story.export", "Comic export")
+
+
+def file_stem(ctx: AppContext, project_id: int) -> Path:
+    """exports/<story name> as a safe file name."""
+    name = projects.get_project(ctx.studio, project_id).name
+    safe = re.sub(r"[^\w\-]+", "-", name, flags=re.UNICODE).strip("-") or f"story-{project_id}"
+    return ctx.studio.data_dir.exports / safe
+
+
+def page_settings(page: str, template: str, direction: str, title_page: bool) -> Any:
+    return _export().PageSettings(page_size=PAGE_SIZES[page], layout=TEMPLATES[template],
+                                  reading_direction=DIRECTIONS[direction], title_page=title_page)
+
+
+def warn_all(report: Any) -> None:
+    for warning in report.warnings[:5]:
+        gr.Warning(warning)
+
+
+def build(ctx: AppContext, project: gr.State) -> None:
+    """Lay out the Export tab and wire its events."""
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=260):
+            gr.Markdown("## Pages")
+            page = gr.Dropdown(list(PAGE_SIZES), value="A4", label="Page size", elem_id="export-page-size")
+            template = gr.Dropdown(list(TEMPLATES), value=next(iter(TEMPLATES)), label="Template",
+                                   elem_id="export-template")
+            direction = gr.Radio(list(DIRECTIONS), value="Left to right", label="Reading direction",
+                                 elem_id="export-direction")
+            title_page = gr.Checkbox(value=True, label="Title page")
+            preview_btn = gr.Button("👀 Preview pages", elem_id="export-preview")
+            gr.Markdown("## Download")
+            pdf_btn = gr.Button("📄 Comic PDF", variant="primary", elem_id="export-pdf")
+            cbz_btn = gr.Button("🗂 CBZ (comic reader)", elem_id="export-cbz")
+            png_btn = gr.Button("🖼 PNG pages (.zip)", elem_id="export-png")
+            bundle_btn = gr.Button("📦 Project bundle (.zip)", elem_id="export-bundle")
+            files = gr.File(label="Your files", file_count="multiple", interactive=False, elem_id="export-files")
+        with gr.Column(scale=3):
+            pages = gr.Gallery(label="Preview", columns=3, height=640, object_fit="contain",
+                               elem_id="export-pages")
+
+    settings = [project, page, template, direction, title_page]
+
+    def document(project_id: Optional[int]) -> Any:
+        return service("story.export_project", "Comic export").comic_document(ctx.studio, need_project(project_id))
+
+    def add_file(current: Optional[list], path: Path) -> list[str]:
+        kept = [str(p) for p in (current or []) if Path(p).suffix != path.suffix or Path(p).name != path.name]
+        return kept + [str(path)]
+
+    @user_errors
+    def preview(project_id: Optional[int], *choices: Any):
+        project_id = need_project(project_id)
+        for old in ctx.studio.data_dir.exports.glob(f".preview-{project_id}-*"):
+            shutil.rmtree(old, ignore_errors=True)
+        out = Path(tempfile.mkdtemp(prefix=f".preview-{project_id}-", dir=ctx.studio.data_dir.exports))
+        report = _export().export_png(document(project_id), page_settings(*choices), out, dpi=60, force=True)
+        warn_all(report)
+        return [str(p) for p in report.files]
+
+    def exporter(kind: str):
+        @user_errors
+        def run(project_id: Optional[int], *args: Any):
+            *choices, current = args
+            stem = file_stem(ctx, need_project(project_id))
+            if kind == "bundle":
+                bundle = service("story.bundle", "Exporting bundles")
+                return add_file(current, bundle.export_bundle(ctx.studio, project_id, stem.with_suffix(".bundle.zip"),
+                                                              force=True))
+            doc, chosen = document(project_id), page_settings(*choices)
+            if kind == "pdf":
+                report = _export().export_pdf(doc, chosen, stem.with_suffix(".pdf"), force=True)
+            elif kind == "cbz":
+                report = _export().export_cbz(doc, chosen, stem.with_suffix(".cbz"), force=True)
+            else:
+                report = _export().export_png(doc, chosen, stem.parent / f"{stem.name}-pages", force=True)
+                report.path = zip_pages(report.files, stem.parent / f"{stem.name}-pages.zip")
+            warn_all(report)
+            gr.Info(f"Exported {report.pages} page(s).")
+            return add_file(current, Path(report.path))
+        return run
+
+    preview_btn.click(preview, settings, pages, concurrency_limit=2)
+    for button, kind in ((pdf_btn, "pdf"), (cbz_btn, "cbz"), (png_btn, "png"), (bundle_btn, "bundle")):
+        button.click(exporter(kind), settings + [files], files, concurrency_limit=2)
+    project.change(lambda _: ([], None), project, [pages, files])
+
+
+def zip_pages(paths: list[Path], out: Path) -> Path:
+    """The PNG pages in one zip, for a single download."""
+    with zipfile.ZipFile(out, "w") as archive:
+        for path in paths:
+            archive.write(path, Path(path).name, zipfile.ZIP_STORED)
+    return out

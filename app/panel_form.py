@@ -1,0 +1,126 @@
+"""The panel editor's form: between a PanelView and the widgets' values, and back.
+
+Render settings live in the panel's `overrides` with the keys story/render_request.py reads
+(width, height, steps, guidance, params: {engine: {...}}).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence
+
+from story.views import PanelView
+
+MAX_BALLOONS = 4
+NARRATOR = "(no speaker)"
+SIZES: dict[str, tuple[int, int]] = {
+    "Square 1:1 · 768×768": (768, 768),
+    "Landscape 4:3 · 1024×768": (1024, 768),
+    "Portrait 3:4 · 768×1024": (768, 1024),
+    "Wide 16:9 · 1024×576": (1024, 576),
+    "Tall 9:16 · 576×1024": (576, 1024),
+    "Banner 2:1 · 1024×512": (1024, 512),
+}
+DEFAULTS = {"width": 768, "height": 768, "steps": 25, "guidance": 3.5}
+
+
+def size_label(width: int, height: int) -> str:
+    """The preset for a size; an unusual size gets its own label, kept in the choices."""
+    for label, size in SIZES.items():
+        if size == (width, height):
+            return label
+    return f"Custom · {width}×{height}"
+
+
+def parse_size(label: str) -> tuple[int, int]:
+    if label in SIZES:
+        return SIZES[label]
+    width, height = label.rsplit("·", 1)[-1].strip().split("×")
+    return int(width), int(height)
+
+
+def panel_settings(view: PanelView, project_defaults: dict[str, Any]) -> dict[str, Any]:
+    """Width, height, steps and guidance in force for a panel (panel over project over defaults)."""
+    merged = {**DEFAULTS, **{k: v for k, v in project_defaults.items() if k in DEFAULTS}}
+    merged.update({k: v for k, v in view.overrides.items() if k in DEFAULTS})
+    return merged
+
+
+def advanced_text(overrides: dict[str, Any], engine: str) -> str:
+    return json.dumps(overrides.get("params", {}).get(engine, {}), indent=2)
+
+
+def parse_advanced(text: str) -> dict[str, Any]:
+    """The advanced settings the writer typed: a JSON object (empty for none)."""
+    if not (text or "").strip():
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"The advanced settings are not valid JSON ({exc.msg}, line {exc.lineno}).") from None
+    if not isinstance(value, dict):
+        raise ValueError('The advanced settings must be a JSON object, e.g. {"name": 0.5}.')
+    return value
+
+
+@dataclass
+class PanelForm:
+    """What the writer sees in the editor, as plain values."""
+
+    prompt: str
+    cast: list[str]
+    caption: str
+    balloons: list[tuple[str, str, str]]  # (speaker name or NARRATOR, kind, text)
+    seed: int
+    size: str
+    steps: int
+    guidance: float
+    advanced: str
+
+    @classmethod
+    def of(cls, view: PanelView, project_defaults: dict[str, Any], engine: str) -> "PanelForm":
+        settings = panel_settings(view, project_defaults)
+        return cls(
+            prompt=view.prompt, cast=[c.name for c in view.characters], caption=view.caption,
+            balloons=[(b.speaker or NARRATOR, b.kind, b.text) for b in view.balloons],
+            seed=view.seed, size=size_label(settings["width"], settings["height"]),
+            steps=int(settings["steps"]), guidance=float(settings["guidance"]),
+            advanced=advanced_text(view.overrides, engine),
+        )
+
+    @classmethod
+    def from_widgets(cls, values: Sequence[Any]) -> "PanelForm":
+        """From the editor's inputs in the order of `widgets` in story_tab."""
+        prompt, cast, caption, *rest = values
+        speakers, kinds, texts = (rest[i * MAX_BALLOONS:(i + 1) * MAX_BALLOONS] for i in range(3))
+        seed, size, steps, guidance, advanced = rest[3 * MAX_BALLOONS:]
+        balloons = [(s or NARRATOR, k or "speech", (t or "").strip())
+                    for s, k, t in zip(speakers, kinds, texts) if (t or "").strip()]
+        if seed is None or float(seed) < 0 or float(seed) != int(seed):
+            raise ValueError("The seed must be a whole number, 0 or more.")
+        return cls(prompt or "", list(cast or []), caption or "", balloons, int(seed), size,
+                   int(steps), float(guidance), advanced or "")
+
+    def widget_values(self) -> list[Any]:
+        padded = self.balloons + [(NARRATOR, "speech", "")] * (MAX_BALLOONS - len(self.balloons))
+        return ([self.prompt, self.cast, self.caption]
+                + [b[0] for b in padded] + [b[1] for b in padded] + [b[2] for b in padded]
+                + [self.seed, self.size, self.steps, self.guidance, self.advanced])
+
+    def overrides(self, old: dict[str, Any], engine: str) -> dict[str, Any]:
+        """The panel's new overrides: size, steps, guidance and this engine's advanced settings
+        (other engines' advanced settings are kept)."""
+        width, height = parse_size(self.size)
+        params = dict(old.get("params", {}))
+        advanced = parse_advanced(self.advanced)
+        if advanced:
+            params[engine] = advanced
+        else:
+            params.pop(engine, None)
+        new = {**old, "width": width, "height": height, "steps": self.steps, "guidance": self.guidance}
+        new.pop("params", None)
+        return {**new, "params": params} if params else new
+
+    def dialogue(self) -> list[tuple[Optional[str], str, str]]:
+        """Balloons as the services take them: (speaker or None, kind, text)."""
+        return [(None if s == NARRATOR else s, k, t) for s, k, t in self.balloons]

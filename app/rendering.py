@@ -1,0 +1,108 @@
+"""The Story tab's render actions: queue jobs (story.queue), wake the worker thread, and
+follow the jobs with a progress bar until they finish, fail or are cancelled."""
+from __future__ import annotations
+
+import time
+from typing import Any, Optional
+
+import gradio as gr
+
+from app.common import service
+from app.context import AppContext
+from story import renders
+from story.views import PanelView, RenderView
+
+POLL_S = 0.25
+PENDING = ("queued", "running")
+
+
+def _queue() -> Any:
+    return service("story.queue", "Rendering (the render queue)")
+
+
+def follow(ctx: AppContext, jobs: list[RenderView], progress: gr.Progress, what: str) -> list[RenderView]:
+    """Wake the worker and wait for `jobs`, moving the progress bar; return them finished."""
+    if ctx.worker is None:
+        raise gr.Error("No render worker is running in this app (see the Settings tab).", print_exception=False)
+    ctx.worker.wake()
+    ids = [j.id for j in jobs]
+    while True:
+        current = _queue().jobs(ctx.studio, ids)
+        pending = [j for j in current if j.status in PENDING]
+        done = sum(1 for j in current if j.status not in PENDING)
+        fraction = (done + sum(j.progress for j in pending)) / max(1, len(current))
+        state = "waiting in the queue" if pending and all(j.status == "queued" for j in pending) else "rendering"
+        progress(fraction, desc=f"{what}: {state} ({done}/{len(current)} done)" if pending else f"{what}: done")
+        if not pending:
+            return current
+        time.sleep(POLL_S)
+
+
+def report(finished: list[RenderView]) -> None:
+    """One short message for the outcome: failures and cancellations say so."""
+    failed = [j for j in finished if j.status == "failed"]
+    cancelled = [j for j in finished if j.status == "cancelled"]
+    if failed:
+        gr.Warning(f"{len(failed)} render(s) failed: {failed[0].error or 'no reason given'}")
+    if cancelled:
+        gr.Info(f"{len(cancelled)} render(s) cancelled.")
+
+
+def render_panel(ctx: AppContext, view: PanelView, seed: Any, variants: int, progress: gr.Progress) -> None:
+    """Queue `variants` renders of a panel (seed "same" or "new") and wait for them."""
+    jobs = _queue().enqueue(ctx.studio, view.id, engine=ctx.engine_name(), seed=seed, variants=variants)
+    what = f"Panel {view.number}" + (f", {variants} variants" if variants > 1 else "")
+    report(follow(ctx, jobs, progress, what))
+
+
+def render_missing(ctx: AppContext, project_id: int, progress: gr.Progress) -> None:
+    """Queue every panel without a selected render and wait for all of them."""
+    batch = _queue().render_missing(ctx.studio, project_id, engine=ctx.engine_name())
+    for reason in batch.skipped:
+        gr.Warning(f"Skipped {reason}")
+    if not batch.jobs:
+        gr.Info("Every panel already has a render.")
+        return
+    report(follow(ctx, batch.jobs, progress, f"{len(batch.jobs)} panels"))
+
+
+def cancel(ctx: AppContext, project_id: int, panel_id: Optional[int]) -> None:
+    """Cancel this panel's pending renders, or all of the project's when no panel is open."""
+    queue = _queue()
+    pending = queue.jobs(ctx.studio, pending_only=True)
+    if panel_id is not None:
+        pending = [j for j in pending if j.panel_id == panel_id]
+    if not pending:
+        gr.Info("Nothing is rendering for this panel.")
+        return
+    queue.request_cancel_all(ctx.studio, [j.id for j in pending])
+    gr.Info(f"Cancelling {len(pending)} render(s)…")
+
+
+def queue_note(ctx: AppContext) -> str:
+    """How busy the render queue is, for the panel list."""
+    try:
+        pending = _queue().jobs(ctx.studio, pending_only=True)
+    except gr.Error:
+        return "Rendering is not available in this build."
+    engine = ctx.engine_name()
+    if not pending:
+        return f"Engine: **{engine}** · queue empty"
+    return f"Engine: **{engine}** · {len(pending)} render(s) queued or running"
+
+
+def failure_note(ctx: AppContext, view: PanelView) -> str:
+    """The last render's failure, if the panel's newest render failed."""
+    history = renders.list_renders(ctx.studio, view.id)
+    if history and history[-1].status == "failed":
+        return f"⚠️ The last render failed: {history[-1].error or 'no reason given'}"
+    if history and history[-1].notes:
+        return f"ℹ️ {history[-1].notes}"
+    return ""
+
+
+def advanced_help(ctx: AppContext) -> str:
+    engine = ctx.engine_name()
+    if engine == "draft":
+        return "The draft engine has no advanced settings: leave this empty (`{}`)."
+    return f"Advanced settings of the **{engine}** engine, as a JSON object of name: value."

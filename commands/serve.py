@@ -1,0 +1,112 @@
+"""`python launch.py` without a subcommand: serve the app in the browser.
+
+Serves on 127.0.0.1 by default and prints the URL. A public --share link needs --auth.
+Gradio may serve files only from the data directory and assets/ (its own upload and cache
+folders are moved inside the data directory), and heavy libraries load only when used:
+the render worker builds its engine in a background thread after the page is up.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Optional
+
+from engine.registry import EngineConfig
+from story.studio import Studio
+
+log = logging.getLogger("anystory.serve")
+ENGINE_FLAGS = ("engine", "flux", "redux", "anystory", "device", "dtype", "offload")
+
+
+def parse_auth(value: Optional[str]) -> Optional[list[tuple[str, str]]]:
+    """`user:password`, or a file of such lines (blank lines and # comments skipped)."""
+    if not value:
+        return None
+    lines = Path(value).read_text(encoding="utf-8").splitlines() if Path(value).is_file() else [value]
+    pairs = []
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        user, sep, password = line.partition(":")
+        if not sep or not user or not password:
+            raise ValueError(f"--auth needs user:password (or a file of user:password lines), got {line[:40]!r}")
+        pairs.append((user, password))
+    if not pairs:
+        raise ValueError(f"the auth file {value} has no user:password line")
+    return pairs
+
+
+def engine_config(args: argparse.Namespace) -> EngineConfig:
+    """The environment's engine settings overridden by the flags given."""
+    config = EngineConfig.from_env()
+    for name in ENGINE_FLAGS:
+        value = getattr(args, name, None)
+        if value not in (None, False):
+            setattr(config, name, value)
+    return config
+
+
+def keep_gradio_inside(data_dir: Path) -> None:
+    """Gradio's upload and cache folders go inside the data directory (set before importing
+    gradio: it reads them at import time); no usage analytics leave the machine."""
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(data_dir / "cache" / "gradio"))
+    os.environ.setdefault("GRADIO_EXAMPLES_CACHE", str(data_dir / "cache" / "gradio-examples"))
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+
+def start_worker(context) -> None:
+    """Build the engine and start the render worker in the background (a GPU engine takes
+    minutes to load; the page is usable meanwhile)."""
+    def run() -> None:
+        try:
+            from engine.registry import create_generator
+            from story.worker import Worker
+
+            worker = Worker(context.studio, create_generator(context.engine_config))
+            worker.start()
+            context.worker = worker
+            print(f"Render engine ready: {worker.generator.describe()}", flush=True)
+        except Exception as exc:  # shown on the Settings tab; the rest of the app still works
+            context.worker_error = str(exc)
+            print(f"error: the render engine could not start: {exc}", file=sys.stderr, flush=True)
+
+    threading.Thread(target=run, name="engine-loader", daemon=True).start()
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Start the app; returns when the server stops (Ctrl-C)."""
+    auth = parse_auth(args.auth)
+    if args.share and not auth:
+        print("error: --share makes the app public; give --auth user:password (or an auth file) too",
+              file=sys.stderr)
+        return 2
+    studio = Studio.open(getattr(args, "data_dir", None))
+    keep_gradio_inside(studio.root)
+    from app.context import ASSETS_DIR, AppContext, SegmenterSettings
+    from app.ui import CSS, THEME, build_app
+
+    context = AppContext(studio, engine_config(args), SegmenterSettings(
+        checkpoint=getattr(args, "sam_checkpoint", None), model_type=getattr(args, "sam_model", None)))
+    context.engine_status()  # a bad --engine fails here, before anything is served
+    demo = build_app(context)
+    demo.queue(default_concurrency_limit=4)
+    _, local_url, share_url = demo.launch(
+        server_name=args.host, server_port=args.port, share=args.share, auth=auth,
+        allowed_paths=[str(studio.root), str(ASSETS_DIR)], prevent_thread_lock=True, quiet=True,
+        ssr_mode=False, theme=THEME, css=CSS, footer_links=[],
+    )
+    start_worker(context)
+    print(f"AnyStory Studio is running at {local_url}" + (f" (public link: {share_url})" if share_url else ""),
+          flush=True)
+    print(f"Data directory: {studio.root}. Press Ctrl-C to stop.", flush=True)
+    try:
+        demo.block_thread()
+    finally:
+        if context.worker is not None:
+            context.worker.stop(timeout=10)
+    return 0
