@@ -170,25 +170,24 @@ def set_text(fitted: FittedText, role: str, box: Rect, align: str = "center", co
 
 
 def letter_panel(panel: ComicPanel, rect: Rect, speakers: dict[str, Rect], settings: PageSettings) -> Lettering:
-    """Caption box at the top, then balloons stacked in reading order, tails to speakers."""
+    """Caption box at the top, then balloons in reading order, tails to their speakers."""
     result = Lettering()
     rtl = settings.reading_direction == "rtl"
-    cursor = rect.y + INSET
-    if panel.caption:
-        cursor = _caption(panel, rect, settings, rtl, result) + GAP
+    placed = [_caption(panel, rect, settings, rtl, result)] if panel.caption else []
     count = len(panel.balloons)
     if not count:
         return result
-    slot_h = (rect.y + rect.h * 0.8 - cursor - GAP * (count - 1)) / count
+    below_caption = placed[0].bottom + GAP if placed else rect.y + INSET
+    slot_h = (rect.y + rect.h * 0.8 - below_caption - GAP * (count - 1)) / count
     slot_w = rect.w * (0.8 if count == 1 else 0.62)
     for number, balloon in enumerate(panel.balloons):
         side = -1 if (number % 2 == 0) != rtl else 1
-        cursor = _balloon(panel, balloon, rect, speakers.get(balloon.speaker), (slot_w, slot_h, cursor, side),
-                          settings, result) + GAP
+        placed.append(_balloon(panel, balloon, rect, speakers.get(balloon.speaker), (slot_w, slot_h, side),
+                               placed, settings, result))
     return result
 
 
-def _caption(panel: ComicPanel, rect: Rect, settings: PageSettings, rtl: bool, out: Lettering) -> float:
+def _caption(panel: ComicPanel, rect: Rect, settings: PageSettings, rtl: bool, out: Lettering) -> Rect:
     fitted = fit_text(panel.caption, "caption", rect.w * 0.9 - 2 * PAD, rect.h * 0.3 - 2 * PAD,
                       settings.font_size * 0.9, settings.min_font_size)
     if fitted.cut:
@@ -198,13 +197,13 @@ def _caption(panel: ComicPanel, rect: Rect, settings: PageSettings, rtl: bool, o
     box = Rect(x, rect.y + INSET, w, h)
     out.shapes.append(Shape(_rect_points(box), fill=CAPTION_FILL, width=0.8))
     out.lines += set_text(fitted, "caption", Rect(x + PAD, box.y + PAD, fitted.width, fitted.height), align="left")
-    return box.bottom
+    return box
 
 
 def _balloon(panel: ComicPanel, balloon: Balloon, rect: Rect, speaker: Rect | None,
-             slot: tuple[float, float, float, int], settings: PageSettings, out: Lettering) -> float:
-    """Fit, place and outline one balloon in its slot; returns its bottom edge."""
-    slot_w, slot_h, top, side = slot
+             slot: tuple[float, float, int], placed: list[Rect], settings: PageSettings, out: Lettering) -> Rect:
+    """Fit, place and outline one balloon; returns the box it occupies."""
+    slot_w, slot_h, side = slot
     role, reach = KIND_ROLE[balloon.kind], KIND_REACH[balloon.kind]
     fitted = fit_text(balloon.text, role, (slot_w / reach - 2 * PAD) / math.sqrt(2),
                       (slot_h / reach - 2 * PAD) / math.sqrt(2), settings.font_size, settings.min_font_size,
@@ -218,12 +217,25 @@ def _balloon(panel: ComicPanel, balloon: Balloon, rect: Rect, speaker: Rect | No
     lo, hi = rect.x + INSET + a * reach, rect.right - INSET - a * reach
     wanted = (speaker.x + speaker.w / 2) if speaker else (lo if side < 0 else hi)
     cx = min(max(wanted, lo), hi) if lo <= hi else rect.x + rect.w / 2
-    cy = top + b * reach
-    tip = _tail_tip((cx, cy), a, b, speaker, rect, side)
+    cy = _free_top(cx - a * reach - GAP, cx + a * reach + GAP, placed, rect) + b * reach
+    tip = _tail_tip((cx, cy), a * reach, b * reach, speaker, rect, side,
+                    min_length=24.0 if balloon.kind == "thought" else 10.0)
     out.shapes += balloon_shapes(balloon.kind, (cx, cy), a, b, tip)
     box = Rect(cx - fitted.width / 2, cy - fitted.height / 2, fitted.width, fitted.height)
     out.lines += set_text(fitted, role, box)
-    return cy + b * reach
+    return Rect(cx - a * reach, cy - b * reach, 2 * a * reach, 2 * b * reach)
+
+
+def _free_top(left: float, right: float, placed: list[Rect], rect: Rect) -> float:
+    """Highest top for a new balloon spanning left..right: read after the previous balloon
+    (a little lower than its top) and below every earlier box it would overlap."""
+    top = rect.y + INSET
+    if placed:
+        top = max(top, placed[-1].y + 0.35 * placed[-1].h)
+    for box in placed:
+        if box.x < right and left < box.right:
+            top = max(top, box.bottom + GAP)
+    return top
 
 
 def _cut_warning(panel: ComicPanel, what: str, fitted: FittedText) -> str:
@@ -238,7 +250,7 @@ def _rect_points(box: Rect) -> tuple[tuple[float, float], ...]:
 
 
 def _tail_tip(center: tuple[float, float], a: float, b: float, speaker: Rect | None,
-              panel: Rect, side: int) -> tuple[float, float]:
+              panel: Rect, side: int, min_length: float = 10.0) -> tuple[float, float]:
     """Tail tip: towards the speaker's head when known, else down and to the balloon's side."""
     cx, cy = center
     target = (speaker.x + speaker.w / 2, speaker.y + speaker.h * 0.2) if speaker else None
@@ -246,13 +258,13 @@ def _tail_tip(center: tuple[float, float], a: float, b: float, speaker: Rect | N
     if target and reach > 1.15:
         edge = (cx + (target[0] - cx) / reach, cy + (target[1] - cy) / reach)
         gap = math.hypot(target[0] - edge[0], target[1] - edge[1])
-        length = min(max(gap * 0.55, 10.0), panel.h * 0.3, gap)
+        length = min(max(gap * 0.55, min_length), panel.h * 0.3)
         ux, uy = (target[0] - edge[0]) / gap, (target[1] - edge[1]) / gap
     else:
         ux, uy = side * 0.4 / math.hypot(0.4, 1.0), 1.0 / math.hypot(0.4, 1.0)
         edge_reach = math.hypot(ux / a, uy / b)
         edge = (cx + ux / edge_reach, cy + uy / edge_reach)
-        length = min(max(panel.h * 0.12, 10.0), 36.0)
+        length = min(max(panel.h * 0.12, min_length), 36.0)
     x = min(max(edge[0] + ux * length, panel.x + 2), panel.right - 2)
     y = min(max(edge[1] + uy * length, panel.y + 2), panel.bottom - 2)
     return x, y
@@ -280,7 +292,7 @@ def balloon_shapes(kind: str, center: tuple[float, float], a: float, b: float,
     dash = (3.0, 2.0) if kind == "whisper" else None
     if kind == "thought":
         body = Shape(tuple(point(2 * math.pi * i / samples) for i in range(samples)), dash=dash)
-        return [body] + _thought_bubbles(point(t_tip), tip, min(a, b))
+        return [body] + _thought_bubbles(point(t_tip), tip)
     half_base = min(7.0, 0.35 * min(a, b))
     speed = math.hypot(a * math.sin(t_tip), b * math.cos(t_tip))
     delta = half_base / speed
@@ -290,11 +302,10 @@ def balloon_shapes(kind: str, center: tuple[float, float], a: float, b: float,
     return [Shape(tuple(point(t) for t in ts) + (tip,), width=1.2, dash=dash)]
 
 
-def _thought_bubbles(edge: tuple[float, float], tip: tuple[float, float], scale: float) -> list[Shape]:
+def _thought_bubbles(edge: tuple[float, float], tip: tuple[float, float]) -> list[Shape]:
     """Three shrinking circles from the cloud towards the thinker."""
     shapes = []
-    for fraction, radius in ((0.3, 0.16), (0.62, 0.11), (0.92, 0.07)):
-        r = max(radius * scale, 1.5)
+    for fraction, r in ((0.3, 4.0), (0.62, 3.0), (0.92, 2.0)):
         x = edge[0] + (tip[0] - edge[0]) * fraction
         y = edge[1] + (tip[1] - edge[1]) * fraction
         shapes.append(Shape(tuple((x + r * math.cos(2 * math.pi * i / 24), y + r * math.sin(2 * math.pi * i / 24))
