@@ -64,11 +64,13 @@ def _face_for(char: str, chain: tuple[str, ...]) -> str:
 
 
 def runs(text: str, role: str) -> list[tuple[str, str]]:
-    """Split text into (face, substring) runs; spaces stay in the run they follow."""
+    """Split text into (face, substring) runs; spaces, digits and punctuation stay in the
+    run they follow when its face has them, so "Привет, Борис!" is one run."""
     chain = ROLES[role]
     result: list[tuple[str, str]] = []
     for char in text:
-        face = result[-1][0] if result and char.isspace() else _face_for(char, chain)
+        keep = result and not char.isalpha() and ord(char) in _glyphs(result[-1][0])
+        face = result[-1][0] if keep else _face_for(char, chain)
         if result and result[-1][0] == face:
             result[-1] = (face, result[-1][1] + char)
         else:

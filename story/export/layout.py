@@ -6,6 +6,7 @@ PDF and PNG renderers convert from this one model, so their pages match.
 from __future__ import annotations
 
 import re
+from itertools import islice
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -126,7 +127,7 @@ def _grid_pages(panels: Sequence[ComicPanel], grid: tuple[int, ...], box: Rect, 
         rows = []
         for columns in grid:
             cell_w = (box.w - gutter * (columns - 1)) / columns
-            row = [(panel, cell_w, row_h) for panel, _ in zip(chunk, range(columns))]
+            row = [(panel, cell_w, row_h) for panel in islice(chunk, columns)]
             if row:
                 rows.append(row)
         pages.append(rows)

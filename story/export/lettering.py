@@ -165,7 +165,8 @@ def set_text(fitted: FittedText, role: str, box: Rect, align: str = "center", co
         for face, part in runs(line, role):
             placed.append(TextRun(face, part, x))
             x += face_width(part, face, size)
-        result.append(TextLine(tuple(placed), top + number * step + 0.95 * size, size, color))
+        if placed:  # blank lines only take their height
+            result.append(TextLine(tuple(placed), top + number * step + 0.95 * size, size, color))
     return result
 
 

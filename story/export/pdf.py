@@ -49,10 +49,17 @@ def _draw(canvas: Canvas, op: object, page_h: float) -> None:
     elif isinstance(op, Shape):
         _draw_shape(canvas, op, page_h)
     elif isinstance(op, TextLine):
-        canvas.setFillColorRGB(*(c / 255 for c in op.color))
-        for run in op.runs:
-            canvas.setFont(run.face, op.size)
-            canvas.drawString(run.x, page_h - op.baseline, run.text)
+        _draw_line(canvas, op, page_h)
+
+
+def _draw_line(canvas: Canvas, line: TextLine, page_h: float) -> None:
+    """One text object per line keeps mixed-font runs together for copy and search."""
+    text = canvas.beginText(line.runs[0].x, page_h - line.baseline)
+    text.setFillColorRGB(*(c / 255 for c in line.color))
+    for run in line.runs:
+        text.setFont(run.face, line.size)
+        text.textOut(run.text)
+    canvas.drawText(text)
 
 
 def _draw_shape(canvas: Canvas, shape: Shape, page_h: float) -> None:

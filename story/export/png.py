@@ -50,7 +50,7 @@ def export_png(document: ComicDocument, settings: PageSettings, out_dir: Path | 
 def render_page(scene: PageScene, dpi: int) -> Image.Image:
     """Draw one page scene into an RGB image at dpi."""
     scale = dpi / 72
-    page = Image.new("RGB", (round(scene.width * scale), round(scene.height * scale)), "white")
+    page = Image.new("RGB", (math.ceil(scene.width * scale), math.ceil(scene.height * scale)), "white")
     for op in scene.ops:
         if isinstance(op, ImageOp):
             _draw_image(page, op, scale)
