@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import io
+from contextlib import contextmanager
 from pathlib import Path
 
 from PIL import Image
+from reportlab import rl_config
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 
@@ -27,8 +29,23 @@ def export_pdf(document: ComicDocument, settings: PageSettings, out_path: Path |
     return ExportReport(path, len(scenes), warnings, [path])
 
 
+@contextmanager
+def _binary_streams():
+    """Skip reportlab's ASCII85 stream encoding (pure Python here, most of the export time)."""
+    saved, rl_config.useA85 = rl_config.useA85, 0
+    try:
+        yield
+    finally:
+        rl_config.useA85 = saved
+
+
 def _write(scenes: list[PageScene], document: ComicDocument, settings: PageSettings, path: Path) -> None:
     register_fonts()
+    with _binary_streams():
+        _write_pages(scenes, document, settings, path)
+
+
+def _write_pages(scenes: list[PageScene], document: ComicDocument, settings: PageSettings, path: Path) -> None:
     canvas = Canvas(str(path), pagesize=(scenes[0].width, scenes[0].height), pageCompression=1)
     canvas.setTitle(document.title)
     canvas.setAuthor(document.author)
