@@ -76,9 +76,9 @@ def build(ctx: AppContext, project: gr.State) -> Any:
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=260):
             gr.Markdown("## Cast")
-            cast = gr.Gallery(label="Characters", columns=3, height=360, allow_preview=False,
+            cast = gr.Gallery(label="Characters", columns=2, height=420, allow_preview=False,
                               object_fit="contain", elem_id="cast-gallery")
-            new_btn = gr.Button("➕ New character", elem_id="new-character")
+            new_btn = gr.Button("+ New character", elem_id="new-character")
             segmenter_note = gr.Markdown(elem_id="segmenter-note")
         with gr.Column(scale=5):
             with gr.Row(equal_height=False):

@@ -18,21 +18,22 @@ NO_PROJECT = "Open or create a project first (Projects tab)."
 
 
 def user_errors(fn: F) -> F:
-    """Show a problem the writer can act on as a short gr.Error; log anything else and show
-    one line, never a stack trace."""
+    """Show a problem the writer can act on as a short warning and leave every output as it
+    was (nothing typed is lost, no output turns into an error badge); log anything else and
+    show one line, never a stack trace."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except gr.Error:
-            raise
+        except gr.Error as exc:
+            gr.Warning(exc.message)
         except (StudioError, EngineError, ValueError) as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
+            gr.Warning(str(exc))
         except Exception as exc:  # the UI must stay usable whatever broke underneath
             log.exception("unexpected error in %s", fn.__name__)
-            raise gr.Error(f"Something went wrong ({type(exc).__name__}); see the server log.",
-                           print_exception=False) from None
+            gr.Warning(f"Something went wrong ({type(exc).__name__}); see the server log.")
+        return gr.skip()
 
     return wrapper  # type: ignore[return-value]
 

@@ -25,7 +25,14 @@ DIRECTIONS = {"Left to right": "ltr", "Right to left (manga)": "rtl"}
 
 
 def _export() -> Any:
-    return service("story.export", "Comic export")
+    """story.export, imported on first use (reportlab stays out of the app's startup)."""
+    from story import export
+
+    return export
+
+
+def _label(options: dict[str, str], value: Any, default: str) -> str:
+    return next((label for label, v in options.items() if v == value), default)
 
 
 def file_stem(ctx: AppContext, project_id: int) -> Path:
@@ -35,9 +42,28 @@ def file_stem(ctx: AppContext, project_id: int) -> Path:
     return ctx.studio.data_dir.exports / safe
 
 
-def page_settings(page: str, template: str, direction: str, title_page: bool) -> Any:
-    return _export().PageSettings(page_size=PAGE_SIZES[page], layout=TEMPLATES[template],
-                                  reading_direction=DIRECTIONS[direction], title_page=title_page)
+def page_settings(ctx: AppContext, project_id: int, page: str, template: str, direction: str,
+                  title_page: bool) -> Any:
+    """The writer's choices over the project's stored page settings; the choices are kept
+    in the project for next time."""
+    from story.export.from_project import page_settings as overlay
+
+    choices = {"page_size": PAGE_SIZES[page], "layout": TEMPLATES[template],
+               "reading_direction": DIRECTIONS[direction], "title_page": bool(title_page)}
+    stored = projects.get_project(ctx.studio, project_id).page_settings
+    settings = overlay(stored, **choices)
+    if any(stored.get(k) != v for k, v in choices.items()):
+        projects.update_project(ctx.studio, project_id, page_settings={**stored, **choices})
+    return settings
+
+
+def stored_choices(ctx: AppContext, project_id: Optional[int]) -> list[Any]:
+    """The dropdowns' values from the project's page settings (defaults for a new project)."""
+    stored = projects.get_project(ctx.studio, project_id).page_settings if project_id else {}
+    return [_label(PAGE_SIZES, stored.get("page_size"), "A4"),
+            _label(TEMPLATES, stored.get("layout"), next(iter(TEMPLATES))),
+            _label(DIRECTIONS, stored.get("reading_direction"), "Left to right"),
+            stored.get("title_page", True)]
 
 
 def warn_all(report: Any) -> None:
@@ -56,12 +82,12 @@ def build(ctx: AppContext, project: gr.State) -> None:
             direction = gr.Radio(list(DIRECTIONS), value="Left to right", label="Reading direction",
                                  elem_id="export-direction")
             title_page = gr.Checkbox(value=True, label="Title page")
-            preview_btn = gr.Button("👀 Preview pages", elem_id="export-preview")
+            preview_btn = gr.Button("Preview pages", elem_id="export-preview")
             gr.Markdown("## Download")
-            pdf_btn = gr.Button("📄 Comic PDF", variant="primary", elem_id="export-pdf")
-            cbz_btn = gr.Button("🗂 CBZ (comic reader)", elem_id="export-cbz")
-            png_btn = gr.Button("🖼 PNG pages (.zip)", elem_id="export-png")
-            bundle_btn = gr.Button("📦 Project bundle (.zip)", elem_id="export-bundle")
+            pdf_btn = gr.Button("Comic PDF", variant="primary", elem_id="export-pdf")
+            cbz_btn = gr.Button("CBZ (comic reader)", elem_id="export-cbz")
+            png_btn = gr.Button("PNG pages (.zip)", elem_id="export-png")
+            bundle_btn = gr.Button("Project bundle (.zip)", elem_id="export-bundle")
             files = gr.File(label="Your files", file_count="multiple", interactive=False, elem_id="export-files")
         with gr.Column(scale=3):
             pages = gr.Gallery(label="Preview", columns=3, height=640, object_fit="contain",
@@ -70,7 +96,9 @@ def build(ctx: AppContext, project: gr.State) -> None:
     settings = [project, page, template, direction, title_page]
 
     def document(project_id: Optional[int]) -> Any:
-        return service("story.export_project", "Comic export").comic_document(ctx.studio, need_project(project_id))
+        from story.export.from_project import comic_document
+
+        return comic_document(ctx.studio, need_project(project_id))
 
     def add_file(current: Optional[list], path: Path) -> list[str]:
         kept = [str(p) for p in (current or []) if Path(p).suffix != path.suffix or Path(p).name != path.name]
@@ -82,7 +110,8 @@ def build(ctx: AppContext, project: gr.State) -> None:
         for old in ctx.studio.data_dir.exports.glob(f".preview-{project_id}-*"):
             shutil.rmtree(old, ignore_errors=True)
         out = Path(tempfile.mkdtemp(prefix=f".preview-{project_id}-", dir=ctx.studio.data_dir.exports))
-        report = _export().export_png(document(project_id), page_settings(*choices), out, dpi=60, force=True)
+        report = _export().export_png(document(project_id), page_settings(ctx, project_id, *choices), out,
+                                      dpi=60, force=True)
         warn_all(report)
         return [str(p) for p in report.files]
 
@@ -95,7 +124,7 @@ def build(ctx: AppContext, project: gr.State) -> None:
                 bundle = service("story.bundle", "Exporting bundles")
                 return add_file(current, bundle.export_bundle(ctx.studio, project_id, stem.with_suffix(".bundle.zip"),
                                                               force=True))
-            doc, chosen = document(project_id), page_settings(*choices)
+            doc, chosen = document(project_id), page_settings(ctx, project_id, *choices)
             if kind == "pdf":
                 report = _export().export_pdf(doc, chosen, stem.with_suffix(".pdf"), force=True)
             elif kind == "cbz":
@@ -111,7 +140,7 @@ def build(ctx: AppContext, project: gr.State) -> None:
     preview_btn.click(preview, settings, pages, concurrency_limit=2)
     for button, kind in ((pdf_btn, "pdf"), (cbz_btn, "cbz"), (png_btn, "png"), (bundle_btn, "bundle")):
         button.click(exporter(kind), settings + [files], files, concurrency_limit=2)
-    project.change(lambda _: ([], None), project, [pages, files])
+    project.change(lambda p: [[], None] + stored_choices(ctx, p), project, [pages, files] + settings[1:])
 
 
 def zip_pages(paths: list[Path], out: Path) -> Path:

@@ -29,7 +29,7 @@ def header_text(ctx: AppContext, project_id: Optional[int]) -> str:
     if not project_id:
         return "### No story open yet — create one or open the sample story below."
     project = projects.get_project(ctx.studio, project_id)
-    return (f"### 📖 {project.name}  \n{len(project.panels)} panels · "
+    return (f"### {project.name}  \n{len(project.panels)} panels · "
             f"{len(project.characters)} characters · style: {project.style}")
 
 
@@ -41,7 +41,7 @@ def build(ctx: AppContext, project: gr.State, header: gr.Markdown, tabs: gr.Tabs
             gr.Markdown("## Your stories\nClick a story to open it.")
             table = gr.Dataframe(headers=HEADERS, interactive=False, elem_id="project-table",
                                  wrap=True, show_row_numbers=False)
-            sample_btn = gr.Button("✨ Open the sample story", elem_id="open-sample")
+            sample_btn = gr.Button("Open the sample story", elem_id="open-sample")
         with gr.Column(scale=2):
             with gr.Group():
                 gr.Markdown("### Start a new story", padding=True)

@@ -95,9 +95,9 @@ def failure_note(ctx: AppContext, view: PanelView) -> str:
     """The last render's failure, if the panel's newest render failed."""
     history = renders.list_renders(ctx.studio, view.id)
     if history and history[-1].status == "failed":
-        return f"⚠️ The last render failed: {history[-1].error or 'no reason given'}"
+        return f"**The last render failed:** {history[-1].error or 'no reason given'}"
     if history and history[-1].notes:
-        return f"ℹ️ {history[-1].notes}"
+        return f"*{history[-1].notes}*"
     return ""
 
 

@@ -32,19 +32,18 @@ Give `--sam-checkpoint sam_vit_b_01ec64.pth --sam-model vit_b` (or set
 
 
 def status_text(ctx: AppContext) -> str:
-    engine, why = ctx.engine_status()
+    _, why = ctx.engine_status()
     worker = ctx.worker
     running = "running" if worker is not None else (f"failed: {ctx.worker_error}" if ctx.worker_error else "starting…")
     describe = worker.generator.describe() if worker is not None else why
-    segmenter, seg_why = ctx.segmenter_status()
+    _, seg_why = ctx.segmenter_status()
     return (
         "## Status\n"
-        f"| | |\n|---|---|\n"
-        f"| **Engine** | {engine} — {describe} |\n"
-        f"| **Why** | {why} |\n"
-        f"| **Render worker** | {running} |\n"
-        f"| **Segmenter** | {segmenter} — {seg_why} |\n"
-        f"| **Data directory** | `{ctx.data_dir}` |\n"
+        f"- **Engine:** {describe}\n"
+        f"- **Why this engine:** {why}\n"
+        f"- **Render worker:** {running}\n"
+        f"- **Segmenter:** {seg_why}\n"
+        f"- **Data directory:** `{ctx.data_dir}`\n"
     )
 
 

@@ -81,13 +81,13 @@ def build(ctx: AppContext, project: gr.State) -> Any:
             strip = gr.Gallery(label="Story", columns=2, height=520, allow_preview=False,
                                object_fit="cover", elem_id="panel-strip")
             with gr.Row():
-                add_btn = gr.Button("➕ Add", size="sm", elem_id="add-panel")
+                add_btn = gr.Button("+ Add", size="sm", elem_id="add-panel")
                 dup_btn = gr.Button("Duplicate", size="sm", elem_id="duplicate-panel")
                 del_btn = gr.Button("Delete", size="sm", variant="stop", elem_id="delete-panel")
             with gr.Row():
                 up_btn = gr.Button("▲ Move up", size="sm", elem_id="move-up")
                 down_btn = gr.Button("▼ Move down", size="sm", elem_id="move-down")
-            missing_btn = gr.Button("🎬 Render missing panels", variant="primary", elem_id="render-missing")
+            missing_btn = gr.Button("Render missing panels", variant="primary", elem_id="render-missing")
             queue_note = gr.Markdown(elem_id="queue-note")
         with gr.Column(scale=5):
             title = gr.Markdown("### Choose or add a panel", elem_id="panel-title")
@@ -104,9 +104,9 @@ def build(ctx: AppContext, project: gr.State) -> Any:
                     for i in range(MAX_BALLOONS):
                         with gr.Row(equal_height=True):
                             speakers.append(gr.Dropdown([NARRATOR], value=NARRATOR, show_label=False,
-                                                        scale=2, min_width=120, elem_id=f"balloon-speaker-{i}"))
+                                                        scale=3, min_width=150, elem_id=f"balloon-speaker-{i}"))
                             kinds.append(gr.Dropdown(list(BALLOON_KINDS), value="speech", show_label=False,
-                                                     scale=1, min_width=100, elem_id=f"balloon-kind-{i}"))
+                                                     scale=2, min_width=120, elem_id=f"balloon-kind-{i}"))
                             texts.append(gr.Textbox(show_label=False, placeholder="What is said…", scale=5,
                                                     elem_id=f"balloon-text-{i}"))
                 with gr.Column(scale=2):
@@ -117,7 +117,7 @@ def build(ctx: AppContext, project: gr.State) -> Any:
                         clear_box = gr.Button("Clear box", size="sm", scale=1)
                     with gr.Row():
                         seed = gr.Number(label="Seed", precision=0, minimum=0, scale=3, elem_id="panel-seed")
-                        dice = gr.Button("🎲", size="sm", scale=1, min_width=40)
+                        dice = gr.Button("New seed", size="sm", scale=1, min_width=60)
                     size = gr.Dropdown(list(SIZES), value=next(iter(SIZES)), label="Size", elem_id="panel-size")
                     steps = gr.Slider(1, 60, value=25, step=1, label="Steps")
                     guidance = gr.Slider(0.0, 10.0, value=3.5, step=0.1, label="Guidance")
@@ -125,14 +125,15 @@ def build(ctx: AppContext, project: gr.State) -> Any:
                         advanced = gr.Code("{}", language="json", label="", lines=4, elem_id="panel-advanced")
                         gr.Markdown(rendering.advanced_help(ctx))
             with gr.Row():
-                save_btn = gr.Button("💾 Save panel", elem_id="save-panel")
+                save_btn = gr.Button("Save panel", elem_id="save-panel")
                 reload_btn = gr.Button("↻ Reload", elem_id="reload-panel")
-                render_btn = gr.Button("🎨 Render", variant="primary", elem_id="render-panel")
+            with gr.Row(equal_height=True):
+                render_btn = gr.Button("Render", variant="primary", elem_id="render-panel")
                 rerender_btn = gr.Button("Re-render (new seed)", elem_id="rerender-panel")
                 variants_k = gr.Number(value=4, precision=0, minimum=2, maximum=16, label="K",
                                        scale=0, min_width=70, elem_id="variants-k")
                 variants_btn = gr.Button("Variants", elem_id="variants-panel")
-                cancel_btn = gr.Button("✋ Cancel", variant="stop", elem_id="cancel-render")
+                cancel_btn = gr.Button("Cancel", variant="stop", elem_id="cancel-render")
             status = gr.Markdown(elem_id="render-status")
             history = gr.Gallery(label="History — click a render to use it in the story", columns=5,
                                  height=240, allow_preview=False, object_fit="contain", elem_id="history")
@@ -162,6 +163,10 @@ def build(ctx: AppContext, project: gr.State) -> Any:
 
     @user_errors
     def refresh(project_id: Optional[int]):
+        """A newly opened story shows its first panel in the editor."""
+        first = panels.list_panels(ctx.studio, project_id)[:1] if project_id else []
+        if first:
+            return show_panel(project_id, first[0].id)
         return listing_values(ctx, project_id) + blank_editor()
 
     def show_panel(project_id: Optional[int], panel_id: int):

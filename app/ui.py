@@ -25,7 +25,7 @@ def build_app(ctx: AppContext) -> gr.Blocks:
     with gr.Blocks(title="AnyStory Studio") as demo:
         project = gr.State(None)
         with gr.Row(equal_height=True):
-            gr.Markdown("# 🦊 AnyStory Studio\nWrite a story in panels; the same characters in every picture.",
+            gr.Markdown("# AnyStory Studio\nWrite a story in panels; the same characters in every picture.",
                         elem_id="app-title")
             header = gr.Markdown(elem_id="story-header")
         with gr.Tabs() as tabs:

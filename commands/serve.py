@@ -1,8 +1,9 @@
 """`python launch.py` without a subcommand: serve the app in the browser.
 
 Serves on 127.0.0.1 by default and prints the URL. A public --share link needs --auth.
-Gradio may serve files only from the data directory and assets/ (its own upload and cache
-folders are moved inside the data directory), and heavy libraries load only when used:
+Gradio may serve files only from the data directory's pictures and exports and from assets/
+(its own upload and cache folders are moved inside the data directory; the database is never
+served), and heavy libraries load only when used:
 the render worker builds its engine in a background thread after the page is up.
 """
 from __future__ import annotations
@@ -97,7 +98,8 @@ def serve(args: argparse.Namespace) -> int:
     demo.queue(default_concurrency_limit=4)
     _, local_url, share_url = demo.launch(
         server_name=args.host, server_port=args.port, share=args.share, auth=auth,
-        allowed_paths=[str(studio.root), str(ASSETS_DIR)], prevent_thread_lock=True, quiet=True,
+        allowed_paths=[str(studio.data_dir.assets), str(studio.data_dir.exports), str(ASSETS_DIR)],
+        prevent_thread_lock=True, quiet=True,
         ssr_mode=False, theme=THEME, css=CSS, footer_links=[],
     )
     start_worker(context)
