@@ -50,7 +50,7 @@ def fit_border_background(rgb: np.ndarray) -> tuple[np.ndarray, float]:
     by, bx = np.nonzero(border)
     step = max(1, by.size // BORDER_SAMPLES)
     by, bx = by[::step], bx[::step]
-    design = np.stack(_poly_terms(bx / (w - 1) * 2 - 1, by / (h - 1) * 2 - 1), axis=1)
+    design = np.stack(_poly_terms(bx / max(w - 1, 1) * 2 - 1, by / max(h - 1, 1) * 2 - 1), axis=1)
     colours = rgb[by, bx]
     # Start from the half of the border closest to its median colour, then refit on inliers.
     spread = np.linalg.norm(colours - np.median(colours, axis=0), axis=1)
