@@ -28,7 +28,7 @@ from story import queue
 from story.encodings import EncodingCache
 from story.errors import StudioError
 from story.models import Panel, Render, utcnow
-from story.render_request import build_request
+from story.render_request import BuiltRequest, build_request
 from story.routing_maps import maps_image
 from story.studio import Studio
 from story.views import RenderView
@@ -203,7 +203,8 @@ class Worker:
                 status=status, error=error, finished_at=finished, **started,
             ))
 
-    def _store(self, job_id: int, params: dict, built, result: RenderResult, timings: dict) -> None:
+    def _store(self, job_id: int, params: dict, built: BuiltRequest, result: RenderResult,
+               timings: dict[str, float]) -> None:
         """Keep the image (and maps) in the asset store, then commit the finished row."""
         begin = time.perf_counter()
         image_hash = self.studio.assets.put_image(result.image, RENDER_PNG_LEVEL)
