@@ -22,13 +22,15 @@ class CharacterView:
     subject_mask_hash: Optional[str] = None
     segmenter: str = ""
     picture_count: int = 0
+    warning: Optional[str] = None
+    """Set right after a picture was stored with a doubtful mask (e.g. it covers everything)."""
 
     @property
     def has_picture(self) -> bool:
         return self.subject_hash is not None
 
     @classmethod
-    def of(cls, row: models.Character) -> "CharacterView":
+    def of(cls, row: models.Character, warning: Optional[str] = None) -> "CharacterView":
         first = row.images[0] if row.images else None
         return cls(
             id=row.id, name=row.name, alias=row.alias, description=row.description,
@@ -38,7 +40,7 @@ class CharacterView:
             subject_hash=first.subject_hash if first else None,
             subject_mask_hash=first.subject_mask_hash if first else None,
             segmenter=first.segmenter if first else "",
-            picture_count=len(row.images),
+            picture_count=len(row.images), warning=warning,
         )
 
 

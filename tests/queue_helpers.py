@@ -7,39 +7,24 @@ import threading
 import time
 from typing import Optional
 
-from sqlalchemy import select
-
 from engine.base import EngineError, PanelRequest, RenderResult, SubjectEncoding
 from engine.draft import DraftGenerator
 from story import characters
-from story.models import Character, CharacterImage
 from story.studio import Studio
 from tests.draft_helpers import figure
 
 
-def set_picture(studio: Studio, character_id: int, colour: tuple[int, int, int]) -> None:
-    """Give a character a (new) prepared picture and bump its version, as the picture
-    service does: a figure in `colour` on white with its exact mask."""
-    picture, mask = figure(colour, width=120, height=240)
-    picture_hash, mask_hash = studio.assets.put_image(picture), studio.assets.put_image(mask)
-    with studio.db.write() as session:
-        row = session.get(Character, character_id)
-        image = session.scalar(select(CharacterImage).where(CharacterImage.character_id == character_id))
-        if image is None:
-            image = CharacterImage(character_id=character_id, position=0)
-            session.add(image)
-        else:
-            row.version += 1
-        image.image_hash = image.subject_hash = picture_hash
-        image.mask_hash = image.subject_mask_hash = mask_hash
+def set_picture(studio: Studio, project_id: int, character_id: int, colour: tuple[int, int, int]) -> None:
+    """Give a character a new picture through the picture service (its version goes up):
+    a figure in `colour` on white with its exact mask."""
+    characters.set_character_picture(studio, project_id, character_id, *figure(colour, width=120, height=240))
 
 
 def add_pictured_character(studio: Studio, project_id: int, name: str, colour: tuple[int, int, int],
                            **fields) -> int:
     """Add a character with a picture; return its id."""
-    character_id = characters.add_character(studio, project_id, name, **fields).id
-    set_picture(studio, character_id, colour)
-    return character_id
+    picture, mask = figure(colour, width=120, height=240)
+    return characters.add_character(studio, project_id, name, image=picture, mask=mask, **fields).id
 
 
 class CountingGenerator(DraftGenerator):

@@ -90,7 +90,7 @@ def test_24_panels_with_3_characters_encode_3_times_also_after_restart(studio, t
 
     from tests.queue_helpers import set_picture
 
-    set_picture(reopened, characters.get_character(reopened, project.id, "Bo").id, GREEN)
+    set_picture(reopened, project.id, characters.get_character(reopened, project.id, "Bo").id, GREEN)
     Worker(reopened, restarted).run_pending([j.id for j in queue.render_all(reopened, project.id, engine=restarted.name).jobs])
     assert restarted.encode_calls == 1  # only Bo's new picture
     assert len(list(reopened.data_dir.encodings.glob("*.safetensors"))) == 3  # Bo's old version removed
