@@ -41,7 +41,10 @@ def cut_out(args: argparse.Namespace):
         return image, read_image_file(args.mask, label="mask"), "mask file"
     from engine.segment import create_segmenter
 
-    segmenter = create_segmenter(checkpoint=getattr(args, "sam_checkpoint", None), model_type=getattr(args, "sam_model", None))
+    segmenter = create_segmenter(
+        checkpoint=getattr(args, "sam_checkpoint", None), model_type=getattr(args, "sam_model", None),
+        backend=getattr(args, "segmenter", None),
+    )
     points = [parse_point(p) for p in args.point or []]
     box = parse_pixel_box(args.box) if args.box else None
     try:

@@ -84,7 +84,8 @@ def check_prompts(
     clipped = (max(x0, 0.0), max(y0, 0.0), min(x1, float(width)), min(y1, float(height)))
     if clipped[2] - clipped[0] < 1 or clipped[3] - clipped[1] < 1:
         raise ValueError(
-            f"the box {tuple(box)} does not cover any of the picture ({width} x {height} pixels)"
+            f"the box {tuple(box)} is under a pixel wide or high inside the picture "
+            f"({width} x {height} pixels); drag a box around the character"
         )
     return checked, clipped
 

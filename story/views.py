@@ -78,6 +78,14 @@ class RenderView:
     created_at: datetime
     started_at: Optional[datetime]
     finished_at: Optional[datetime]
+    timings: dict[str, Any] = field(default_factory=dict)
+    cancel_requested: bool = False
+    worker: Optional[str] = None
+
+    @property
+    def finished(self) -> bool:
+        """True once the job can no longer change (done, failed or cancelled)."""
+        return self.status in ("done", "failed", "cancelled")
 
     @property
     def duration_s(self) -> Optional[float]:
@@ -93,6 +101,8 @@ class RenderView:
             image_hash=row.image_hash, progress=row.progress, error=row.error, notes=row.notes,
             routing_maps_hash=row.routing_maps_hash, created_at=row.created_at,
             started_at=row.started_at, finished_at=row.finished_at,
+            timings=dict(row.timings or {}), cancel_requested=bool(row.cancel_requested),
+            worker=f"{row.worker_host}:{row.worker_pid}" if row.worker_host else None,
         )
 
 

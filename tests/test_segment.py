@@ -108,7 +108,7 @@ def test_plain_picture_gives_an_empty_mask_with_zero_score():
         ([(-1, 10, True)], None, "outside the picture"),
         ([(10, 10, True)], (200, 0, 320, 120), "outside the box"),
         ([(140, 130, True), (150, 130, False)], None, "same region"),
-        ([], (400, 300, 500, 400), "does not cover"),
+        ([], (400, 300, 500, 400), "drag a box around"),
         ([(1, 2)], None, r"\(x, y, positive\)"),
     ],
 )
