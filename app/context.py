@@ -8,18 +8,11 @@ from pathlib import Path
 from typing import Any, Optional
 
 from engine.registry import EngineConfig, resolve_engine
+from engine.segment import SegmenterConfig, create_segmenter_from_config, resolve_segmenter
 from story.studio import Studio
 
 ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
 """Fonts, page templates, the sample story and UI pictures shipped with the app."""
-
-
-@dataclass
-class SegmenterSettings:
-    """The segmentation flags of launch.py (None: from $ANYSTORY_SAM_* or default)."""
-
-    checkpoint: Optional[str] = None
-    model_type: Optional[str] = None
 
 
 @dataclass
@@ -28,7 +21,7 @@ class AppContext:
 
     studio: Studio
     engine_config: EngineConfig
-    segmenter_settings: SegmenterSettings = field(default_factory=SegmenterSettings)
+    segmenter_config: SegmenterConfig = field(default_factory=SegmenterConfig.from_env)
     worker: Any = None
     worker_error: Optional[str] = None
     _segmenter: Any = None
@@ -44,28 +37,13 @@ class AppContext:
 
     def segmenter_status(self) -> tuple[str, str]:
         """(segmenter backend, reason), without loading SAM."""
-        from engine.segment import SegmenterConfig, resolve_segmenter
-
-        env = SegmenterConfig.from_env()
-        config = SegmenterConfig(
-            backend=env.backend,
-            checkpoint=self.segmenter_settings.checkpoint or env.checkpoint,
-            model_type=self.segmenter_settings.model_type or env.model_type,
-            device=self.engine_config.device or env.device,
-        )
-        return resolve_segmenter(config)
+        return resolve_segmenter(self.segmenter_config)
 
     def segmenter(self) -> Any:
         """The segmenter, built on first use (SAM loads its weights then, not at startup)."""
         with self._lock:
             if self._segmenter is None:
-                from engine.segment import create_segmenter
-
-                self._segmenter = create_segmenter(
-                    checkpoint=self.segmenter_settings.checkpoint,
-                    model_type=self.segmenter_settings.model_type,
-                    device=self.engine_config.device,
-                )
+                self._segmenter = create_segmenter_from_config(self.segmenter_config)
             return self._segmenter
 
     def engine_name(self) -> str:

@@ -7,17 +7,12 @@ from typing import Any, Optional
 
 import gradio as gr
 
-from app.common import service
 from app.context import AppContext
-from story import renders
+from story import queue, renders
 from story.views import PanelView, RenderView
 
 POLL_S = 0.25
 PENDING = ("queued", "running")
-
-
-def _queue() -> Any:
-    return service("story.queue", "Rendering (the render queue)")
 
 
 def follow(ctx: AppContext, jobs: list[RenderView], progress: gr.Progress, what: str) -> list[RenderView]:
@@ -27,7 +22,7 @@ def follow(ctx: AppContext, jobs: list[RenderView], progress: gr.Progress, what:
     ctx.worker.wake()
     ids = [j.id for j in jobs]
     while True:
-        current = _queue().jobs(ctx.studio, ids)
+        current = queue.jobs(ctx.studio, ids)
         pending = [j for j in current if j.status in PENDING]
         done = sum(1 for j in current if j.status not in PENDING)
         fraction = (done + sum(j.progress for j in pending)) / max(1, len(current))
@@ -50,14 +45,14 @@ def report(finished: list[RenderView]) -> None:
 
 def render_panel(ctx: AppContext, view: PanelView, seed: Any, variants: int, progress: gr.Progress) -> None:
     """Queue `variants` renders of a panel (seed "same" or "new") and wait for them."""
-    jobs = _queue().enqueue(ctx.studio, view.id, engine=ctx.engine_name(), seed=seed, variants=variants)
+    jobs = queue.enqueue(ctx.studio, view.id, engine=ctx.engine_name(), seed=seed, variants=variants)
     what = f"Panel {view.number}" + (f", {variants} variants" if variants > 1 else "")
     report(follow(ctx, jobs, progress, what))
 
 
 def render_missing(ctx: AppContext, project_id: int, progress: gr.Progress) -> None:
     """Queue every panel without a selected render and wait for all of them."""
-    batch = _queue().render_missing(ctx.studio, project_id, engine=ctx.engine_name())
+    batch = queue.render_missing(ctx.studio, project_id, engine=ctx.engine_name())
     for reason in batch.skipped:
         gr.Warning(f"Skipped {reason}")
     if not batch.jobs:
@@ -68,7 +63,6 @@ def render_missing(ctx: AppContext, project_id: int, progress: gr.Progress) -> N
 
 def cancel(ctx: AppContext, project_id: int, panel_id: Optional[int]) -> None:
     """Cancel this panel's pending renders, or all of the project's when no panel is open."""
-    queue = _queue()
     pending = queue.jobs(ctx.studio, pending_only=True)
     if panel_id is not None:
         pending = [j for j in pending if j.panel_id == panel_id]
@@ -81,10 +75,7 @@ def cancel(ctx: AppContext, project_id: int, panel_id: Optional[int]) -> None:
 
 def queue_note(ctx: AppContext) -> str:
     """How busy the render queue is, for the panel list."""
-    try:
-        pending = _queue().jobs(ctx.studio, pending_only=True)
-    except gr.Error:
-        return "Rendering is not available in this build."
+    pending = queue.jobs(ctx.studio, pending_only=True)
     engine = ctx.engine_name()
     if not pending:
         return f"Engine: **{engine}** · queue empty"

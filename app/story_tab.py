@@ -135,8 +135,8 @@ def build(ctx: AppContext, project: gr.State) -> Any:
                 variants_btn = gr.Button("Variants", elem_id="variants-panel")
                 cancel_btn = gr.Button("Cancel", variant="stop", elem_id="cancel-render")
             status = gr.Markdown(elem_id="render-status")
-            history = gr.Gallery(label="History — click a render to use it in the story", columns=5,
-                                 height=240, allow_preview=False, object_fit="contain", elem_id="history")
+            history = gr.Gallery(label="History — click a render to use it in the story", columns=6,
+                                 height=220, allow_preview=False, fit_columns=False, object_fit="contain", elem_id="history")
 
     widgets = [prompt, cast, caption, *speakers, *kinds, *texts, seed, size, steps, guidance, advanced]
     editor = [loaded, title, *widgets, boxes, corner, box_for, preview, history, history_ids, status]

@@ -29,7 +29,7 @@ def build_app(ctx: AppContext) -> gr.Blocks:
                         elem_id="app-title")
             header = gr.Markdown(elem_id="story-header")
         with gr.Tabs() as tabs:
-            with gr.Tab("Projects", id="projects"):
+            with gr.Tab("Projects", id="projects") as projects_page:
                 refresh_projects, project_outputs = projects_tab.build(ctx, project, header, tabs)
             with gr.Tab("Characters", id="characters") as characters_page:
                 _, cast_outputs = characters_tab.build(ctx, project)
@@ -39,8 +39,13 @@ def build_app(ctx: AppContext) -> gr.Blocks:
                 export_tab.build(ctx, project)
             with gr.Tab("Settings", id="settings") as settings_page:
                 status = settings_tab.build(ctx)
+        # Opening a tab refreshes its lists and the header (another browser tab may have
+        # changed the story), never a form the writer may be halfway through.
         demo.load(refresh_projects, project, project_outputs)
-        characters_page.select(lambda p: characters_tab.cast_gallery(ctx, p), project, cast_outputs[0])
-        story_page.select(lambda p: story_tab.listing_values(ctx, p), project, story_outputs[:story_tab.LISTING_OUTPUTS])
+        projects_page.select(refresh_projects, project, project_outputs)
+        characters_page.select(lambda p: [characters_tab.cast_gallery(ctx, p), projects_tab.header_text(ctx, p)],
+                               project, [cast_outputs[0], header])
+        story_page.select(lambda p: story_tab.listing_values(ctx, p) + [projects_tab.header_text(ctx, p)],
+                          project, story_outputs[:story_tab.LISTING_OUTPUTS] + [header])
         settings_page.select(lambda: settings_tab.status_text(ctx), None, status)
     return demo

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Optional
 
 from engine.registry import EngineConfig
+from engine.segment import SegmenterConfig
 from story.studio import Studio
 
 log = logging.getLogger("anystory.serve")
@@ -50,6 +51,17 @@ def engine_config(args: argparse.Namespace) -> EngineConfig:
         if value not in (None, False):
             setattr(config, name, value)
     return config
+
+
+def segmenter_config(args: argparse.Namespace, device: Optional[str]) -> SegmenterConfig:
+    """The environment's segmenter settings overridden by the flags given."""
+    env = SegmenterConfig.from_env()
+    return SegmenterConfig(
+        backend=getattr(args, "segmenter", None) or env.backend,
+        checkpoint=getattr(args, "sam_checkpoint", None) or env.checkpoint,
+        model_type=getattr(args, "sam_model", None) or env.model_type,
+        device=device or env.device,
+    )
 
 
 def keep_gradio_inside(data_dir: Path) -> None:
@@ -88,12 +100,13 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     studio = Studio.open(getattr(args, "data_dir", None))
     keep_gradio_inside(studio.root)
-    from app.context import ASSETS_DIR, AppContext, SegmenterSettings
+    from app.context import ASSETS_DIR, AppContext
     from app.ui import CSS, THEME, build_app
 
-    context = AppContext(studio, engine_config(args), SegmenterSettings(
-        checkpoint=getattr(args, "sam_checkpoint", None), model_type=getattr(args, "sam_model", None)))
-    context.engine_status()  # a bad --engine fails here, before anything is served
+    engine = engine_config(args)
+    context = AppContext(studio, engine, segmenter_config(args, engine.device))
+    context.engine_status()  # a bad --engine or --segmenter fails here, before anything is served
+    context.segmenter_status()
     demo = build_app(context)
     demo.queue(default_concurrency_limit=4)
     _, local_url, share_url = demo.launch(
