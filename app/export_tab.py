@@ -90,7 +90,7 @@ def build(ctx: AppContext, project: gr.State) -> None:
             bundle_btn = gr.Button("Project bundle (.zip)", elem_id="export-bundle")
             files = gr.File(label="Your files", file_count="multiple", interactive=False, elem_id="export-files")
         with gr.Column(scale=3):
-            pages = gr.Gallery(label="Preview", columns=3, height=640, object_fit="contain",
+            pages = gr.Gallery(label="Preview", columns=2, height=760, object_fit="contain",
                                elem_id="export-pages")
 
     settings = [project, page, template, direction, title_page]

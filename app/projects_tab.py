@@ -29,8 +29,8 @@ def header_text(ctx: AppContext, project_id: Optional[int]) -> str:
     if not project_id:
         return "### No story open yet — create one or open the sample story below."
     project = projects.get_project(ctx.studio, project_id)
-    return (f"### {project.name}  \n{len(project.panels)} panels · "
-            f"{len(project.characters)} characters · style: {project.style}")
+    author = f"by {project.author} · " if project.author else ""
+    return f"### {project.name}  \n{author}style: {project.style}"
 
 
 def build(ctx: AppContext, project: gr.State, header: gr.Markdown, tabs: gr.Tabs) -> tuple[Callable, list]:

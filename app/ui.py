@@ -39,13 +39,12 @@ def build_app(ctx: AppContext) -> gr.Blocks:
                 export_tab.build(ctx, project)
             with gr.Tab("Settings", id="settings") as settings_page:
                 status = settings_tab.build(ctx)
-        # Opening a tab refreshes its lists and the header (another browser tab may have
+        # Opening a tab refreshes its lists (another browser tab may have
         # changed the story), never a form the writer may be halfway through.
         demo.load(refresh_projects, project, project_outputs)
         projects_page.select(refresh_projects, project, project_outputs)
-        characters_page.select(lambda p: [characters_tab.cast_gallery(ctx, p), projects_tab.header_text(ctx, p)],
-                               project, [cast_outputs[0], header])
-        story_page.select(lambda p: story_tab.listing_values(ctx, p) + [projects_tab.header_text(ctx, p)],
-                          project, story_outputs[:story_tab.LISTING_OUTPUTS] + [header])
+        characters_page.select(lambda p: characters_tab.cast_gallery(ctx, p), project, cast_outputs[0])
+        story_page.select(lambda p: story_tab.listing_values(ctx, p), project,
+                          story_outputs[:story_tab.LISTING_OUTPUTS])
         settings_page.select(lambda: settings_tab.status_text(ctx), None, status)
     return demo
