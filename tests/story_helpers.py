@@ -46,8 +46,8 @@ def add_render(studio: Studio, panel_id: int, status: str, color: int | None, **
         return row.id
 
 
-def rich_project(studio: Studio, name: str = "Fox Tale") -> ProjectView:
-    """A project exercising every field a bundle must carry."""
+def rich_project(studio: Studio, name: str = "Fox Tale", shade: int = 0) -> ProjectView:
+    """A project exercising every field a bundle must carry (`shade` varies its images)."""
     p = projects.create_project(
         studio, name, author="Ann Lee", style="Comic book",
         page_settings={"size": "A4", "template": "2x3", "gutter_mm": 4},
@@ -56,9 +56,9 @@ def rich_project(studio: Studio, name: str = "Fox Tale") -> ProjectView:
     mia = characters.add_character(studio, p.id, "Mia", alias="ROLE-A", description="a girl in a red coat")
     fox = characters.add_character(studio, p.id, "Fox", alias="ROLE-B", description="a small orange fox")
     characters.add_character(studio, p.id, "Narrator")
-    add_picture(studio, mia.id, 10)
-    add_picture(studio, mia.id, 20, position=1)
-    add_picture(studio, fox.id, 30)
+    add_picture(studio, mia.id, 10 + shade)
+    add_picture(studio, mia.id, 20 + shade, position=1)
+    add_picture(studio, fox.id, 30 + shade)
     first = panels.add_panel(
         studio, p.id, prompt="ROLE-A meets ROLE-B in the snow", caption="雪中相遇。",
         characters=[("Mia", (0.0, 0.1, 0.5, 1.0)), "Fox"], seed=1234,
@@ -68,10 +68,10 @@ def rich_project(studio: Studio, name: str = "Fox Tale") -> ProjectView:
     panels.add_panel(studio, p.id, prompt="an empty forest at dusk", seed=5)
     started = datetime(2026, 1, 2, 3, 4, 5, 678901)
     add_render(studio, first.id, "failed", None, error="out of memory", started_at=started)
-    done = add_render(studio, first.id, "done", 90, notes="Fox left out", progress=1.0,
+    done = add_render(studio, first.id, "done", 90 + shade, notes="Fox left out", progress=1.0,
                       started_at=started, finished_at=datetime(2026, 1, 2, 3, 5, 0, 1))
     with studio.db.write() as session:
-        session.get(Render, done).routing_maps_hash = studio.assets.put_bytes(png((7,), mode="L"))
-    add_render(studio, first.id, "done", 120, progress=1.0)
+        session.get(Render, done).routing_maps_hash = studio.assets.put_bytes(png((7 + shade,), mode="L"))
+    add_render(studio, first.id, "done", 120 + shade, progress=1.0)
     renders.select_render(studio, first.id, done)
     return projects.get_project(studio, p.id)
