@@ -39,10 +39,11 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def png_bytes(image: Image.Image) -> bytes:
-    """Encode an image as PNG (the store's one format: lossless and alpha-capable)."""
+def png_bytes(image: Image.Image, compress_level: int = 6) -> bytes:
+    """Encode an image as PNG (the store's one format: lossless and alpha-capable);
+    a lower `compress_level` trades file size for speed (renders use 1)."""
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+    image.save(buffer, format="PNG", compress_level=compress_level)
     return buffer.getvalue()
 
 
@@ -117,8 +118,8 @@ class AssetStore:
         os.replace(staged, target)
         return True
 
-    def put_image(self, image: Image.Image) -> str:
-        return self.put_bytes(png_bytes(image))
+    def put_image(self, image: Image.Image, compress_level: int = 6) -> str:
+        return self.put_bytes(png_bytes(image, compress_level))
 
     def get_bytes(self, digest: str) -> bytes:
         return self.path(digest).read_bytes()

@@ -3,8 +3,10 @@ field by field, and written back as new rows.
 
 It carries every field of the project, its characters with all their pictures, its
 panels (characters with boxes, dialogue, seed, overrides, version, times) and each
-panel's render history with the selected render. Rows refer to each other by list index,
-never by database id. Cached subject encodings are left out: they are recomputed on demand.
+panel's render history (parameters, status, timings, notes) with the selected render.
+Rows refer to each other by list index, never by database id. Left out: cached subject
+encodings (recomputed on demand) and which worker process holds a running render (a
+machine-local fact; start-up recovery settles such renders).
 """
 from __future__ import annotations
 
@@ -53,7 +55,8 @@ def _render_doc(render: Render) -> dict[str, Any]:
         "status": render.status, "engine": render.engine, "fingerprint": render.fingerprint,
         "params": render.params, "seed": render.seed, "image_hash": render.image_hash,
         "routing_maps_hash": render.routing_maps_hash, "progress": render.progress,
-        "error": render.error, "notes": render.notes, "cancel_requested": render.cancel_requested,
+        "error": render.error, "notes": render.notes, "timings": render.timings,
+        "cancel_requested": render.cancel_requested,
         "created_at": _iso(render.created_at), "started_at": _iso(render.started_at),
         "finished_at": _iso(render.finished_at),
     }
@@ -168,6 +171,7 @@ def _parse_render(obj: Any, where: str) -> dict[str, Any]:
         "fingerprint": get(obj, "fingerprint", str, where, ""), "params": get(obj, "params", dict, where, {}),
         "seed": get(obj, "seed", int, where, 0), "progress": get(obj, "progress", float, where, 0.0),
         "error": get(obj, "error", str, where, None), "notes": get(obj, "notes", str, where, ""),
+        "timings": get(obj, "timings", dict, where, {}),
         "cancel_requested": get(obj, "cancel_requested", bool, where, False),
         **{f: _hash(obj, f, where, required=False) for f in RENDER_HASH_FIELDS},
         "created_at": get_time(obj, "created_at", where),

@@ -173,7 +173,11 @@ class Balloon(Base):
 
 
 class Render(Base):
-    """One render job and, once done, one entry of the panel's history."""
+    """One render job and, once done, one entry of the panel's history.
+
+    While running, `worker_host`/`worker_pid` name the process that claimed it and
+    `heartbeat_at` is refreshed by that process, so start-up recovery can tell a job whose
+    worker died from one another live process is still working on."""
 
     __tablename__ = "renders"
     __table_args__ = (Index(None, "status", "id"),)
@@ -191,6 +195,10 @@ class Render(Base):
     notes: Mapped[str] = mapped_column(Text, default="", server_default="")
     routing_maps_hash: Mapped[Optional[str]] = mapped_column(String(64))
     cancel_requested: Mapped[bool] = mapped_column(default=False)
+    timings: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    worker_host: Mapped[Optional[str]] = mapped_column(String(255))
+    worker_pid: Mapped[Optional[int]] = mapped_column()
+    heartbeat_at: Mapped[Optional[datetime]] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[Optional[datetime]] = mapped_column()
     finished_at: Mapped[Optional[datetime]] = mapped_column()
@@ -210,4 +218,5 @@ class SubjectEncoding(Base):
     character_version: Mapped[int] = mapped_column()
     fingerprint: Mapped[str] = mapped_column(String(200))
     file: Mapped[str] = mapped_column(String(300))
+    sha256: Mapped[str] = mapped_column(String(64), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -22,13 +22,15 @@ class CharacterView:
     subject_mask_hash: Optional[str] = None
     segmenter: str = ""
     picture_count: int = 0
+    warning: Optional[str] = None
+    """Set right after a picture was stored with a doubtful mask (e.g. it covers everything)."""
 
     @property
     def has_picture(self) -> bool:
         return self.subject_hash is not None
 
     @classmethod
-    def of(cls, row: models.Character) -> "CharacterView":
+    def of(cls, row: models.Character, warning: Optional[str] = None) -> "CharacterView":
         first = row.images[0] if row.images else None
         return cls(
             id=row.id, name=row.name, alias=row.alias, description=row.description,
@@ -38,7 +40,7 @@ class CharacterView:
             subject_hash=first.subject_hash if first else None,
             subject_mask_hash=first.subject_mask_hash if first else None,
             segmenter=first.segmenter if first else "",
-            picture_count=len(row.images),
+            picture_count=len(row.images), warning=warning,
         )
 
 
@@ -76,6 +78,14 @@ class RenderView:
     created_at: datetime
     started_at: Optional[datetime]
     finished_at: Optional[datetime]
+    timings: dict[str, Any] = field(default_factory=dict)
+    cancel_requested: bool = False
+    worker: Optional[str] = None
+
+    @property
+    def finished(self) -> bool:
+        """True once the job can no longer change (done, failed or cancelled)."""
+        return self.status in ("done", "failed", "cancelled")
 
     @property
     def duration_s(self) -> Optional[float]:
@@ -91,6 +101,8 @@ class RenderView:
             image_hash=row.image_hash, progress=row.progress, error=row.error, notes=row.notes,
             routing_maps_hash=row.routing_maps_hash, created_at=row.created_at,
             started_at=row.started_at, finished_at=row.finished_at,
+            timings=dict(row.timings or {}), cancel_requested=bool(row.cancel_requested),
+            worker=f"{row.worker_host}:{row.worker_pid}" if row.worker_host else None,
         )
 
 

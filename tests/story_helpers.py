@@ -69,6 +69,7 @@ def rich_project(studio: Studio, name: str = "Fox Tale", shade: int = 0) -> Proj
     started = datetime(2026, 1, 2, 3, 4, 5, 678901)
     add_render(studio, first.id, "failed", None, error="out of memory", started_at=started)
     done = add_render(studio, first.id, "done", 90 + shade, notes="Fox left out", progress=1.0,
+                      timings={"encode_ms": 12, "denoise_ms": 3400},
                       started_at=started, finished_at=datetime(2026, 1, 2, 3, 5, 0, 1))
     with studio.db.write() as session:
         session.get(Render, done).routing_maps_hash = studio.assets.put_bytes(png((7 + shade,), mode="L"))

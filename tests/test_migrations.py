@@ -62,6 +62,8 @@ def test_a_database_at_revision_0001_upgrades_with_nothing_lost(tmp_path):
         assert (done.status, done.params, done.duration_s, done.notes, done.routing_maps_hash) == (
             "done", {"steps": 4}, 4.5, "", None)
         assert (failed.status, failed.error, failed.progress, failed.notes) == ("failed", "out of memory", 0.5, "")
+        # columns added by later migrations take their defaults
+        assert (done.timings, done.worker, failed.timings) == ({}, None, {})
         # the upgraded database takes new work
         panels.update_panel(studio, panel.id, expected_version=3, caption="It poured.")
     finally:

@@ -1,0 +1,97 @@
+"""Segmentation latency: a click with and without the SAM embedding cache, and the
+no-weights fallback on a 1024 x 1024 picture. Prints figures; run from the repo root:
+
+    python bench/segment_bench.py [--model tiny|vit_b|vit_l|vit_h] [--repeats N]
+
+The default SAM is the tiny random-weight model; `--model vit_b` builds Meta's real
+architecture with random weights (same compute as the checkpoint, no download).
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine.fallback_segmenter import FallbackSegmenter  # noqa: E402
+
+
+def elapsed_ms(fn) -> float:
+    """Wall time of fn() in milliseconds."""
+    start = time.perf_counter()
+    fn()
+    return (time.perf_counter() - start) * 1000
+
+
+def median_ms(fn, repeats: int) -> float:
+    """Median wall time of fn() over `repeats` runs, in milliseconds."""
+    return statistics.median(elapsed_ms(fn) for _ in range(repeats))
+
+
+def synthetic_picture(size: int) -> Image.Image:
+    """A red ellipse on a blue-to-sand gradient, with a little noise."""
+    yy, xx = np.mgrid[0:size, 0:size] / (size - 1)
+    t = ((xx + yy) / 2)[..., None]
+    canvas = (1 - t) * np.array([30, 60, 180]) + t * np.array([230, 200, 120])
+    canvas[((xx - 0.5) / 0.2) ** 2 + ((yy - 0.5) / 0.3) ** 2 <= 1] = (200, 40, 40)
+    canvas += np.random.default_rng(0).normal(0, 4, canvas.shape)
+    return Image.fromarray(np.clip(canvas, 0, 255).astype(np.uint8))
+
+
+def bench_sam(model_type: str, repeats: int, size: int) -> None:
+    import torch
+
+    from engine.sam_segmenter import SamSegmenter, model_builder
+
+    torch.manual_seed(0)
+    picture = synthetic_picture(size)
+    clicks = [(size * (0.3 + 0.4 * i / repeats), size / 2, True) for i in range(repeats)]
+    cached = SamSegmenter(model_builder(model_type)(), model_type, device="cpu")
+    uncached = SamSegmenter(model_builder(model_type)(), model_type, device="cpu", cache_size=0)
+    first = elapsed_ms(lambda: cached.segment(picture, [clicks[0]]))
+    # Interleaved, so that load from other processes hits both figures alike.
+    pairs = [
+        (elapsed_ms(lambda: cached.segment(picture, [click])),
+         elapsed_ms(lambda: uncached.segment(picture, [click])))
+        for click in clicks
+    ]
+    with_cache = statistics.median(p[0] for p in pairs)
+    without = statistics.median(p[1] for p in pairs)
+    print(f"sam {model_type} on CPU ({torch.get_num_threads()} threads), {size}x{size} picture:")
+    print(f"  first click (embedding computed)   {first:9.1f} ms")
+    print(f"  further click, embedding cached    {with_cache:9.1f} ms  (median of {repeats})")
+    print(f"  click without the embedding cache  {without:9.1f} ms  (median of {repeats})")
+    print(f"  speed-up of a further click        {without / with_cache:9.1f} x")
+
+
+def bench_fallback(repeats: int) -> None:
+    picture = synthetic_picture(1024)
+    rgba = picture.convert("RGBA")
+    rgba.putalpha(Image.fromarray((np.asarray(picture)[..., 0] > 150).astype(np.uint8) * 255))
+    segmenter = FallbackSegmenter()
+    click = [(512, 512, True)]
+    estimate = median_ms(lambda: segmenter.segment(picture, click), repeats)
+    alpha = median_ms(lambda: segmenter.segment(rgba, click), repeats)
+    print("fallback, 1024x1024 picture:")
+    print(f"  background estimate + click        {estimate:9.1f} ms  (median of {repeats})")
+    print(f"  RGBA alpha channel + click         {alpha:9.1f} ms  (median of {repeats})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="tiny", choices=["tiny", "vit_b", "vit_l", "vit_h"])
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--size", type=int, default=512, help="side of the SAM test picture")
+    args = parser.parse_args()
+    bench_sam(args.model, args.repeats, args.size)
+    bench_fallback(args.repeats)
+
+
+if __name__ == "__main__":
+    main()

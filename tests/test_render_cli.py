@@ -1,0 +1,64 @@
+"""The render subcommands of launch.py, run in-process on a real data directory."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from PIL import Image
+
+from commands import main
+from story import panels, projects
+from tests.draft_helpers import BLUE, RED
+from tests.queue_helpers import add_pictured_character
+
+
+@pytest.fixture
+def cli(studio, capsys):
+    """Run `launch.py ... --json` against the studio's data dir; return (exit code, JSON)."""
+    def run(*argv: str):
+        code = main([*argv, "--data-dir", str(studio.root), "--json"])
+        out = capsys.readouterr().out
+        return code, json.loads(out) if out.strip() else None
+
+    project = projects.create_project(studio, "Fox Tales", render_defaults={"width": 200, "height": 150})
+    add_pictured_character(studio, project.id, "Mia", RED)
+    add_pictured_character(studio, project.id, "Fox", BLUE)
+    return run
+
+
+def test_add_panel_with_boxes_and_dialogue(cli, studio):
+    code, panel = cli("add-panel", "Fox Tales", "--prompt", "Mia feeds Fox", "--characters", "Mia, Fox",
+                      "--caption", "Dawn", "--box", "fox=0.5,0.2,1,1", "--say", "Mia:shout:Breakfast!",
+                      "--say", "Fox:yum", "--seed", "7")
+    assert code == 0
+    assert [(c["name"], c["box"]) for c in panel["characters"]] == [("Mia", None), ("Fox", [0.5, 0.2, 1.0, 1.0])]
+    assert [(b["speaker"], b["kind"], b["text"]) for b in panel["balloons"]] == [
+        ("Mia", "shout", "Breakfast!"), ("Fox", "speech", "yum")]
+    assert (panel["caption"], panel["seed"]) == ("Dawn", 7)
+    assert cli("add-panel", "Fox Tales", "--prompt", "x", "--box", "Owl=0,0,1,1")[0] == 2
+
+
+def test_render_history_select_cancel_retry(cli, studio):
+    for prompt in ("Mia wakes up", "Fox waits"):
+        cli("add-panel", "Fox Tales", "--prompt", prompt, "--characters", prompt.split()[0])
+    code, out = cli("render", "Fox Tales", "--engine", "draft")
+    assert code == 0 and [r["status"] for r in out["renders"]] == ["done", "done"]
+    image = studio.assets.open(out["renders"][0]["image_hash"])
+    assert image.size == (200, 150) and isinstance(image, Image.Image)
+
+    code, out = cli("render", "Fox Tales", "--panel", "1", "--variants", "2", "--seed", "90")
+    assert [r["seed"] for r in out["renders"]] == [90, 91]
+    code, history = cli("renders", "Fox Tales", "--panel", "1")
+    ids = [r["id"] for r in history["renders"]]
+    assert len(ids) == 3 and history["selected_render_id"] == ids[0]
+    assert cli("select-render", "Fox Tales", "--panel", "1", str(ids[2]))[0] == 0
+    assert panels.get_panel(studio, panels.panel_id_at(studio, "Fox Tales", 1)).selected_render_id == ids[2]
+
+    code, out = cli("render", "Fox Tales", "--panel", "2", "--no-wait")
+    queued = out["renders"][0]
+    assert queued["status"] == "queued"
+    assert cli("cancel", str(queued["id"]))[1]["status"] == "cancelled"
+    code, out = cli("retry", str(queued["id"]))
+    assert code == 0 and out["renders"][0]["status"] == "done"
+    assert out["renders"][0]["seed"] == queued["seed"]
+    assert cli("render", "Fox Tales", "--seed", "soon")[0] == 2
