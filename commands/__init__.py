@@ -12,7 +12,7 @@ import importlib
 import sys
 from typing import Optional, Sequence
 
-SUBCOMMANDS = ("commands.projects", "commands.characters", "commands.render")
+SUBCOMMANDS = ("commands.projects", "commands.characters", "commands.render", "commands.transfer", "commands.maintenance")
 
 
 def common_options(suppress: bool) -> argparse.ArgumentParser:

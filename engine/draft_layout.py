@@ -1,10 +1,10 @@
 """Where the draft renderer puts each character: inside its box, or in an automatic row.
 
 Rectangles are pixel (x0, y0, x1, y1) with x1/y1 exclusive. Characters without a box share
-the panel's width in equal slots, in request order from left to right, so they never
-overlap one another; the seed varies their height and their position inside the slot.
-The row does not avoid boxed characters: a writer who boxes some characters and not others
-may see them overlap, and later characters are drawn over earlier ones.
+the panel's width left free by the boxed ones, in equal slots in request order from left to
+right, so they overlap neither one another nor a boxed character; the seed varies their
+height and their position inside the slot. Only when boxes leave less than a slot's width
+free does the row fall back to the whole width (later characters are drawn over earlier ones).
 """
 from __future__ import annotations
 
@@ -47,30 +47,62 @@ def box_rect(size: tuple[int, int], box: Box, width: int, height: int) -> Rect:
     return fit_bottom(size, (x0 * width, y0 * height, x1 * width, y1 * height))
 
 
+def free_spans(taken: Sequence[Rect], width: int) -> list[tuple[float, float]]:
+    """Horizontal spans of the panel (inside the margins) that no rectangle in `taken` covers."""
+    spans, left = [], MARGIN * width
+    for x0, _, x1, _ in sorted(taken):
+        if x0 > left:
+            spans.append((left, float(x0)))
+        left = max(left, float(x1))
+    if width - MARGIN * width > left:
+        spans.append((left, width - MARGIN * width))
+    return spans
+
+
+def _fits(spans: Sequence[tuple[float, float]], slot: float, gap: float) -> int:
+    return sum(int((b - a + gap) // (slot + gap)) for a, b in spans)
+
+
+def slots(spans: Sequence[tuple[float, float]], n: int, width: int) -> list[tuple[float, float]]:
+    """n equal, non-overlapping slots, left to right, as wide as the free spans allow."""
+    gap = GAP * width
+    low, high = 0.0, float(width)
+    for _ in range(40):  # bisect the widest slot width for which n slots fit
+        middle = (low + high) / 2
+        low, high = (middle, high) if _fits(spans, middle, gap) >= n else (low, middle)
+    if low < 0.1 * width:  # boxes leave (almost) no room: use the whole width
+        spans, low = [(MARGIN * width, width - MARGIN * width)], (width * (1 - 2 * MARGIN) - (n - 1) * gap) / n
+    result = []
+    for a, b in spans:
+        left = a
+        while len(result) < n and left + low <= b + 1e-6:
+            result.append((left, left + low))
+            left += low + gap
+    return result
+
+
 def auto_rects(sizes: Sequence[tuple[int, int]], width: int, height: int, floor: int,
-               seed: int) -> list[Rect]:
-    """A non-overlapping left-to-right row of cut-outs standing near `floor` (pixel y)."""
+               seed: int, taken: Sequence[Rect] = ()) -> list[Rect]:
+    """A non-overlapping left-to-right row of cut-outs standing near `floor` (pixel y),
+    in the room that the `taken` rectangles leave."""
     n = len(sizes)
     if n == 0:
         return []
     rng = np.random.default_rng(stream_seed("draft-layout", seed, n))
-    margin, gap = MARGIN * width, GAP * width
-    slot = (width - 2 * margin - (n - 1) * gap) / n
     rects = []
-    for i, size in enumerate(sizes):
-        left = margin + i * (slot + gap)
+    for size, (left, right) in zip(sizes, slots(free_spans(taken, width), n, width)):
         bottom = floor - float(rng.uniform(0.0, 0.02)) * height
         tall = max(1.0, (bottom - TOP * height) * float(rng.uniform(*SCALE_RANGE)))
-        x0, y0, x1, y1 = fit_bottom(size, (left, bottom - tall, left + slot, bottom))
-        shift = int(float(rng.uniform(-0.4, 0.4)) * (slot - (x1 - x0)))
+        x0, y0, x1, y1 = fit_bottom(size, (left, bottom - tall, right, bottom))
+        shift = int(float(rng.uniform(-0.4, 0.4)) * ((right - left) - (x1 - x0)))
         rects.append((x0 + shift, y0, x1 + shift, y1))
     return rects
 
 
 def place(sizes: Sequence[tuple[int, int]], boxes: Sequence[Optional[Box]], width: int,
           height: int, floor: int, seed: int) -> list[Rect]:
-    """Rectangles for all subjects: boxed ones in their boxes, the others in the auto row."""
-    free = [i for i, b in enumerate(boxes) if b is None]
-    auto = iter(auto_rects([sizes[i] for i in free], width, height, floor, seed))
-    return [box_rect(s, b, width, height) if b is not None else next(auto)
-            for s, b in zip(sizes, boxes)]
+    """Rectangles for all subjects: boxed ones in their boxes, the others in the room left."""
+    boxed = {i: box_rect(s, b, width, height) for i, (s, b) in enumerate(zip(sizes, boxes)) if b is not None}
+    free = [i for i in range(len(sizes)) if i not in boxed]
+    auto = iter(auto_rects([sizes[i] for i in free], width, height, floor, seed, list(boxed.values())))
+    return [boxed[i] if i in boxed else next(auto) for i in range(len(sizes))]

@@ -94,9 +94,29 @@ class AssetStore:
         """Store PNG bytes and return their hash (a no-op when already present)."""
         digest = hashlib.sha256(data).hexdigest()
         target = self.path(digest)
-        if not target.exists():
+        if not self._refresh(target):
             atomic_write(target, data)
         return digest
+
+    @staticmethod
+    def _refresh(target: Path) -> bool:
+        """Mark an existing file as just written (so `gc`'s grace period protects it until
+        the row that reuses it commits); False when it does not exist."""
+        try:
+            os.utime(target)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def adopt(self, staged: Path, digest: str) -> bool:
+        """Move a verified, fsynced file named by `digest` into the store; return False (and
+        leave `staged` alone) when the store already has it."""
+        target = self.path(digest)
+        if self._refresh(target):
+            return False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staged, target)
+        return True
 
     def put_image(self, image: Image.Image, compress_level: int = 6) -> str:
         return self.put_bytes(png_bytes(image, compress_level))

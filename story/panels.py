@@ -10,10 +10,11 @@ import secrets
 from typing import Any, Iterable, Optional, Sequence
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from story.characters import CharacterRef, character_row
 from story.errors import Conflict, InvalidInput, NotFound
+from story.listing import panel_views
 from story.models import BALLOON_KINDS, Balloon, Panel, PanelCharacter
 from story.projects import ProjectRef, project_row, touch
 from story.studio import Studio
@@ -52,14 +53,8 @@ def panel_row(session: Session, panel_id: int) -> Panel:
 
 def _view(session: Session, panel_id: int) -> PanelView:
     session.flush()
-    session.expire_all()
-    row = session.scalars(
-        select(Panel).where(Panel.id == panel_id).options(
-            selectinload(Panel.characters).selectinload(PanelCharacter.character),
-            selectinload(Panel.balloons), selectinload(Panel.selected_render),
-        )
-    ).one()
-    return PanelView.of(row)
+    (view,) = panel_views(session, panel_row(session, panel_id).project_id, only=panel_id)
+    return view
 
 
 def _edit(session: Session, panel_id: int, expected_version: Optional[int]) -> Panel:
@@ -148,15 +143,7 @@ def panel_id_at(studio: Studio, project: ProjectRef, number: int) -> int:
 def list_panels(studio: Studio, project: ProjectRef) -> list[PanelView]:
     """The panels in story order with their characters, dialogue and selected render."""
     with studio.db.read() as session:
-        project_id = project_row(session, project).id
-        rows = session.scalars(
-            select(Panel).where(Panel.project_id == project_id).order_by(Panel.position).options(
-                selectinload(Panel.characters).selectinload(PanelCharacter.character),
-                selectinload(Panel.balloons).selectinload(Balloon.speaker),
-                selectinload(Panel.selected_render),
-            )
-        ).all()
-        return [PanelView.of(row) for row in rows]
+        return panel_views(session, project_row(session, project).id)
 
 
 PANEL_FIELDS = ("prompt", "caption", "seed", "overrides")

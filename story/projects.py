@@ -10,7 +10,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from story.errors import Conflict, InvalidInput, NotFound
-from story.models import Character, Panel, PanelCharacter, Project, utcnow
+from story.listing import panel_views
+from story.models import Character, Panel, Project, utcnow
 from story.studio import Studio
 from story.views import ProjectSummary, ProjectView
 
@@ -43,20 +44,13 @@ def project_row(session: Session, ref: ProjectRef) -> Project:
     return row
 
 
-def _full_project(session: Session, project_id: int) -> Project:
-    """Load a project with everything its view needs in a handful of queries."""
-    return session.scalars(
-        select(Project)
-        .where(Project.id == project_id)
-        .options(
-            selectinload(Project.characters).selectinload(Character.images),
-            selectinload(Project.panels).options(
-                selectinload(Panel.characters).selectinload(PanelCharacter.character),
-                selectinload(Panel.balloons),
-                selectinload(Panel.selected_render),
-            ),
-        )
+def _project_view(session: Session, project_id: int) -> ProjectView:
+    """The project's view: characters with their pictures, then the panels (story.listing)."""
+    row = session.scalars(
+        select(Project).where(Project.id == project_id)
+        .options(selectinload(Project.characters).selectinload(Character.images))
     ).one()
+    return ProjectView.of(row, panel_views(session, project_id))
 
 
 def _unique_name(session: Session, wanted: str) -> str:
@@ -92,7 +86,7 @@ def create_project(studio: Studio, name: str, **settings: Any) -> ProjectView:
     """Create an empty project (author, style, page_settings, render_defaults optional)."""
     with studio.db.write() as session:
         row = new_project_row(session, name, **settings)
-        return ProjectView.of(_full_project(session, row.id))
+        return _project_view(session, row.id)
 
 
 def list_projects(studio: Studio) -> list[ProjectSummary]:
@@ -112,7 +106,7 @@ def list_projects(studio: Studio) -> list[ProjectSummary]:
 def get_project(studio: Studio, ref: ProjectRef) -> ProjectView:
     """The whole project: settings, characters, panels with their characters and dialogue."""
     with studio.db.read() as session:
-        return ProjectView.of(_full_project(session, project_row(session, ref).id))
+        return _project_view(session, project_row(session, ref).id)
 
 
 def project_id(studio: Studio, ref: ProjectRef) -> int:
@@ -129,7 +123,7 @@ def rename_project(studio: Studio, ref: ProjectRef, new_name: str) -> ProjectVie
             raise Conflict(f"A project named {new_name!r} already exists.")
         row.name, row.name_key = new_name, name_key(new_name)
         session.flush()
-        return ProjectView.of(_full_project(session, row.id))
+        return _project_view(session, row.id)
 
 
 PROJECT_SETTINGS = ("author", "style", "page_settings", "render_defaults")
@@ -145,7 +139,7 @@ def update_project(studio: Studio, ref: ProjectRef, **changes: Any) -> ProjectVi
         for key, value in changes.items():
             setattr(row, key, dict(value) if isinstance(value, dict) else value)
         session.flush()
-        return ProjectView.of(_full_project(session, row.id))
+        return _project_view(session, row.id)
 
 
 def delete_project(studio: Studio, ref: ProjectRef) -> None:

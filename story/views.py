@@ -126,28 +126,6 @@ class PanelView:
         """1-based panel number as writers count them."""
         return self.position + 1
 
-    @classmethod
-    def of(cls, row: models.Panel) -> "PanelView":
-        selected = row.selected_render
-        return cls(
-            id=row.id, project_id=row.project_id, position=row.position, prompt=row.prompt,
-            caption=row.caption, seed=row.seed, overrides=dict(row.overrides or {}),
-            version=row.version,
-            characters=[
-                PanelCharacterView(
-                    pc.character_id, pc.character.name, pc.character.alias,
-                    tuple(pc.box) if pc.box else None,
-                )
-                for pc in row.characters
-            ],
-            balloons=[
-                BalloonView(b.id, b.speaker_id, b.speaker.name if b.speaker else None, b.kind, b.text)
-                for b in row.balloons
-            ],
-            selected_render_id=row.selected_render_id,
-            selected_image_hash=selected.image_hash if selected else None,
-        )
-
 
 @dataclass(frozen=True)
 class ProjectSummary:
@@ -174,13 +152,13 @@ class ProjectView:
     updated_at: datetime
 
     @classmethod
-    def of(cls, row: models.Project) -> "ProjectView":
+    def of(cls, row: models.Project, panels: list[PanelView]) -> "ProjectView":
         return cls(
             id=row.id, name=row.name, author=row.author, style=row.style,
             page_settings=dict(row.page_settings or {}),
             render_defaults=dict(row.render_defaults or {}),
             characters=[CharacterView.of(c) for c in row.characters],
-            panels=[PanelView.of(p) for p in row.panels],
+            panels=panels,
             created_at=row.created_at, updated_at=row.updated_at,
         )
 

@@ -241,3 +241,16 @@ def test_foreign_encodings_and_parameters_are_refused(gen: DraftGenerator) -> No
         gen.render(PanelRequest("x", [damaged]))
     with pytest.raises(EngineError, match="no advanced parameters"):
         gen.render(PanelRequest("x", [char], params={"layout_freedom": 0.2}))
+
+
+def test_unboxed_characters_avoid_boxed_ones() -> None:
+    """A boxed character and two free ones: the free ones use the room the box leaves."""
+    from engine.draft_layout import place
+
+    sizes = [(100, 200)] * 3
+    for box in [(0.0, 0.2, 0.4, 1.0), (0.3, 0.1, 0.7, 1.0), (0.6, 0.3, 1.0, 1.0)]:
+        rects = place(sizes, [box, None, None], 768, 768, 700, seed=7)
+        for i in range(3):
+            for j in range(i + 1, 3):
+                a, b = rects[i], rects[j]
+                assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (box, rects)

@@ -52,3 +52,32 @@ def test_empty_project_is_refused(studio):
     projects.create_project(studio, "Empty")
     with pytest.raises(InvalidInput, match="no panels"):
         comic_document(studio, "Empty")
+
+
+def test_cli_exports_pdf_cbz_png_and_refuses_to_overwrite(tmp_path):
+    import json
+    import subprocess
+    import sys
+    import zipfile
+
+    from tests.conftest import REPO
+
+    data = tmp_path / "data"
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "launch.py", "--data-dir", str(data), *args],
+                              cwd=REPO, capture_output=True, text=True, timeout=120)
+
+    assert cli("import-script", "tests/data/lantern_fox.json", "--project", "Fox").returncode == 0
+    pdf = cli("export", "Fox", "--format", "pdf", "--out", str(tmp_path / "fox.pdf"), "--layout", "2x2", "--json")
+    assert pdf.returncode == 0, pdf.stderr
+    assert json.loads(pdf.stdout)["pages"] == len(PdfReader(tmp_path / "fox.pdf").pages)
+    again = cli("export", "Fox", "--format", "pdf", "--out", str(tmp_path / "fox.pdf"))
+    assert again.returncode == 2 and "already exists" in again.stderr and "Traceback" not in again.stderr
+    cbz = cli("export", "Fox", "--format", "cbz", "--out", str(tmp_path / "fox.cbz"), "--rtl", "--dpi", "40")
+    assert cbz.returncode == 0, cbz.stderr
+    with zipfile.ZipFile(tmp_path / "fox.cbz") as archive:
+        assert "<Manga>YesAndRightToLeft</Manga>" in archive.read("ComicInfo.xml").decode()
+    png = cli("export", "Fox", "--format", "png", "--out", str(tmp_path / "pages"), "--dpi", "40", "--no-title-page")
+    assert png.returncode == 0, png.stderr
+    assert sorted(p.name for p in (tmp_path / "pages").iterdir())[0] == "page-001.png"

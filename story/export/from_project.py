@@ -7,10 +7,15 @@ project's `page_settings` dict holds PageSettings fields; callers overlay their 
 from __future__ import annotations
 
 from dataclasses import fields
+from pathlib import Path
 from typing import Any, Optional
 
-from story.errors import InvalidInput
+from story.errors import Conflict, InvalidInput
+from story.export.cbz import export_cbz
 from story.export.document import Balloon, ComicDocument, ComicPanel, PageSettings
+from story.export.output import ExportExistsError, ExportReport
+from story.export.pdf import export_pdf
+from story.export.png import export_png
 from story.projects import ProjectRef, get_project
 from story.studio import Studio
 from story.views import PanelView
@@ -53,3 +58,26 @@ def comic_document(studio: Studio, project: ProjectRef, *, title: Optional[str] 
         title=title or view.name, author=view.author,
         panels=[comic_panel(studio, panel) for panel in view.panels],
     )
+
+
+COMIC_FORMATS = ("pdf", "cbz", "png")
+
+
+def export_project(
+    studio: Studio, project: ProjectRef, fmt: str, out: Path, settings: PageSettings, *,
+    dpi: int = 150, force: bool = False,
+) -> ExportReport:
+    """Export a project as a comic PDF, CBZ, or a folder of PNG pages; problems with the
+    output (it exists without force, a bad DPI…) become user-facing errors."""
+    if fmt not in COMIC_FORMATS:
+        raise InvalidInput(f"Unknown comic format {fmt!r}; use one of {', '.join(COMIC_FORMATS)}.")
+    document = comic_document(studio, project)
+    try:
+        if fmt == "pdf":
+            return export_pdf(document, settings, out, force=force)
+        writer = export_cbz if fmt == "cbz" else export_png
+        return writer(document, settings, out, dpi=dpi, force=force)
+    except ExportExistsError as exc:
+        raise Conflict(str(exc)) from exc
+    except (ValueError, IsADirectoryError) as exc:
+        raise InvalidInput(str(exc)) from exc

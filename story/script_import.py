@@ -1,0 +1,177 @@
+"""Import of AnyStory storyboard scripts (the JSON of the published AnyStory storyboard).
+
+A script has an optional "故事梗概" (synopsis), a "角色表" (characters: "角色名" name,
+optional "简单描述", "alias" such as "ROLE-A", "simple_prompt" the English description)
+and "分镜头" (shots: "序号" number, "旁白" narration, "prompt" mentioning characters by
+alias, optional "act_roles", "出场角色" and "场景描述").
+
+Each character becomes a character without a picture (description = simple_prompt, the
+text prompts are expanded with); each shot becomes a panel, in 序号 order, with its
+prompt, the narration as caption, and the characters named by act_roles or mentioned in
+the prompt. The Chinese 简单描述 and 场景描述 and the synopsis are checked but not kept:
+the story model has no field for them. Everything is checked before anything is written,
+and written in one transaction.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from story.characters import clean_alias, new_character_row
+from story.errors import InvalidInput
+from story.jsonfields import as_object, get, get_list
+from story.models import Panel, PanelCharacter
+from story.panels import new_seed
+from story.projects import clean_name, get_project, name_key, new_project_row, touch
+from story.prompts import CharacterText, find_references
+from story.studio import Studio
+from story.views import ProjectView
+
+MAX_SCRIPT_BYTES = 16 * 2**20
+# AnyStory scripts name characters ROLE-A, ROLE-B…; such a word that the character
+# table lacks is a typo the writer should hear about.
+ALIAS_WORD = re.compile(r"(?<![\w-])ROLE-[A-Za-z0-9]+(?![\w-])")
+
+
+@dataclass(frozen=True)
+class ScriptCharacter:
+    name: str
+    alias: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Shot:
+    number: int
+    prompt: str
+    caption: str
+    aliases: tuple[str, ...]  # acting characters, in order of first mention
+
+
+@dataclass(frozen=True)
+class Script:
+    synopsis: str
+    characters: list[ScriptCharacter]
+    shots: list[Shot]
+
+
+def _text(obj: dict[str, Any], key: str, where: str, *, required: bool) -> str:
+    value = get(obj, key, str, where) if required else get(obj, key, str, where, "")
+    if required and not value.strip():
+        raise InvalidInput(f"{where}: \"{key}\" is empty.")
+    return value.strip()
+
+
+def _character(obj: Any, where: str) -> ScriptCharacter:
+    obj = as_object(obj, where)
+    name = _text(obj, "角色名", where, required=True)
+    where = f"{where} ({name})"
+    _text(obj, "简单描述", where, required=False)
+    try:
+        alias = clean_alias(_text(obj, "alias", where, required=True))
+        clean_name(name, "character")
+    except InvalidInput as exc:
+        raise InvalidInput(f"{where}: {exc}") from exc
+    return ScriptCharacter(name, alias, _text(obj, "simple_prompt", where, required=True))
+
+
+def _characters(table: list[Any]) -> list[ScriptCharacter]:
+    found: list[ScriptCharacter] = []
+    for index, obj in enumerate(table):
+        character = _character(obj, f"角色表[{index}]")
+        for other in found:
+            if other.alias == character.alias:
+                raise InvalidInput(f"角色表: the alias {character.alias} is used by both {other.name} and {character.name}.")
+            if name_key(other.name) == name_key(character.name):
+                raise InvalidInput(f"角色表: the character {character.name} is listed twice.")
+        found.append(character)
+    return found
+
+
+def _shot_number(obj: dict[str, Any], where: str) -> int:
+    value = obj.get("序号")
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return get(obj, "序号", int, where)
+
+
+def _shot(obj: Any, where: str, characters: list[ScriptCharacter]) -> Shot:
+    obj = as_object(obj, where)
+    number = _shot_number(obj, where)
+    where = f"shot {number} ({where})"
+    prompt = _text(obj, "prompt", where, required=True)
+    caption = _text(obj, "旁白", where, required=True)
+    _text(obj, "场景描述", where, required=False)
+    get_list(obj, "出场角色", str, where, [])
+    act_roles = [a.strip() for a in get_list(obj, "act_roles", str, where, [])]
+    known = {c.alias for c in characters}
+    for alias in act_roles + ALIAS_WORD.findall(prompt):
+        if alias not in known:
+            raise InvalidInput(
+                f"{where} names {alias}, which is not an alias in 角色表 ({', '.join(sorted(known)) or 'none'})."
+            )
+    texts = [CharacterText(i, c.name, c.alias, c.description) for i, c in enumerate(characters)]
+    mentioned = [c.alias for c in find_references(prompt, texts)]
+    aliases = mentioned + [a for a in dict.fromkeys(act_roles) if a not in mentioned]
+    return Shot(number, prompt, caption, tuple(aliases))
+
+
+def parse_script(document: Any) -> Script:
+    """Validate a parsed storyboard script; raise InvalidInput naming the first problem."""
+    document = as_object(document, "The script")
+    synopsis = _text(document, "故事梗概", "The script", required=False)
+    characters = _characters(get(document, "角色表", list, "The script"))
+    shots_data = get(document, "分镜头", list, "The script")
+    if not shots_data:
+        raise InvalidInput("The script's 分镜头 has no shots.")
+    shots: dict[int, Shot] = {}
+    for index, obj in enumerate(shots_data):
+        shot = _shot(obj, f"分镜头[{index}]", characters)
+        if shot.number in shots:
+            raise InvalidInput(f"分镜头[{index}]: 序号 {shot.number} appears twice.")
+        shots[shot.number] = shot
+    return Script(synopsis, characters, [shots[n] for n in sorted(shots)])
+
+
+def read_script(path: str | os.PathLike) -> Script:
+    """Read and validate a script file (UTF-8, with or without BOM)."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_SCRIPT_BYTES:
+            raise InvalidInput(f"{path.name} is {size} bytes; a script may have at most {MAX_SCRIPT_BYTES}.")
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise InvalidInput(f"Cannot read {path}: {exc.strerror or exc}.") from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{path.name} is not UTF-8 text (byte {exc.start}).") from exc
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"{path.name} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.") from exc
+    return parse_script(document)
+
+
+def import_script(studio: Studio, path: str | os.PathLike, project_name: Optional[str] = None) -> ProjectView:
+    """Create a project from a storyboard script file (named after the file unless
+    `project_name` is given; a taken name becomes "Name (2)")."""
+    script = read_script(path)
+    with studio.db.write() as session:
+        project = new_project_row(session, project_name or Path(path).stem, rename_if_taken=True)
+        ids = {
+            c.alias: new_character_row(session, project.id, c.name, c.alias, c.description).id
+            for c in script.characters
+        }
+        for position, shot in enumerate(script.shots):
+            session.add(Panel(
+                project_id=project.id, position=position, prompt=shot.prompt, caption=shot.caption,
+                seed=new_seed(), overrides={},
+                characters=[PanelCharacter(character_id=ids[a], position=i) for i, a in enumerate(shot.aliases)],
+            ))
+        touch(session, project.id)
+        project_id = project.id
+    return get_project(studio, project_id)
