@@ -60,14 +60,3 @@ def ui_picture(name: str) -> str:
 
     return str(Path(ASSETS_DIR) / "ui" / name)
 
-
-def service(module: str, what: str) -> Any:
-    """Import a story/ service module on use; a build without it says so in one line."""
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        raise gr.Error(f"{what} is not available in this build yet.", print_exception=False) from None

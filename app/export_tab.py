@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 import gradio as gr
 
-from app.common import need_project, service, user_errors
+from app.common import need_project, user_errors
 from app.context import AppContext
 from story import projects
 
@@ -121,9 +121,7 @@ def build(ctx: AppContext, project: gr.State) -> None:
             *choices, current = args
             stem = file_stem(ctx, need_project(project_id))
             if kind == "bundle":
-                bundle = service("story.bundle", "Exporting bundles")
-                return add_file(current, bundle.export_bundle(ctx.studio, project_id, stem.with_suffix(".bundle.zip"),
-                                                              force=True))
+                return add_file(current, bundle_file(ctx, project_id))
             doc, chosen = document(project_id), page_settings(ctx, project_id, *choices)
             if kind == "pdf":
                 report = _export().export_pdf(doc, chosen, stem.with_suffix(".pdf"), force=True)
@@ -141,6 +139,13 @@ def build(ctx: AppContext, project: gr.State) -> None:
     for button, kind in ((pdf_btn, "pdf"), (cbz_btn, "cbz"), (png_btn, "png"), (bundle_btn, "bundle")):
         button.click(exporter(kind), settings + [files], files, concurrency_limit=2)
     project.change(lambda p: [[], None] + stored_choices(ctx, p), project, [pages, files] + settings[1:])
+
+
+def bundle_file(ctx: AppContext, project_id: int) -> Path:
+    """The project as a bundle zip in exports/ (imports back losslessly)."""
+    from story.bundle import export_bundle
+
+    return export_bundle(ctx.studio, project_id, file_stem(ctx, project_id).with_suffix(".bundle.zip"), force=True)
 
 
 def zip_pages(paths: list[Path], out: Path) -> Path:

@@ -6,9 +6,10 @@ from typing import Any, Callable, Optional
 
 import gradio as gr
 
-from app.common import need_project, service, user_errors
+from app.common import need_project, user_errors
+from app.export_tab import bundle_file
 from app.context import AppContext
-from story import projects
+from story import bundle, projects, script_import
 from story.prompts import STYLES
 
 HEADERS = ["Story", "Author", "Panels", "Characters", "Last change"]
@@ -98,9 +99,9 @@ def build(ctx: AppContext, project: gr.State, header: gr.Markdown, tabs: gr.Tabs
         if not path:
             raise gr.Error("Choose a .zip bundle or a .json storyboard script first.", print_exception=False)
         if Path(path).suffix.lower() == ".json":
-            imported = service("story.script_import", "Importing AnyStory scripts").import_script(ctx.studio, path)
+            imported = script_import.import_script(ctx.studio, path)
         else:
-            imported = service("story.bundle", "Importing bundles").import_bundle(ctx.studio, path)
+            imported = bundle.import_bundle(ctx.studio, path)
         gr.Info(f"Imported “{imported.name}”.")
         return imported.id, None
 
@@ -112,10 +113,7 @@ def build(ctx: AppContext, project: gr.State, header: gr.Markdown, tabs: gr.Tabs
 
     @user_errors
     def export_bundle(project_id: Optional[int]):
-        project_id = need_project(project_id)
-        bundle = service("story.bundle", "Exporting bundles")
-        path = bundle.export_bundle(ctx.studio, project_id, ctx.studio.data_dir.exports, force=True)
-        return gr.update(value=str(path), visible=True)
+        return gr.update(value=str(bundle_file(ctx, need_project(project_id))), visible=True)
 
     @user_errors
     def ask_delete(project_id: Optional[int]):
