@@ -102,6 +102,10 @@ def test_writer_builds_renders_and_exports_a_story(app, browser):
         page.locator("#panel-title", has_text=f"Panel {number} of {number}").wait_for()
         fill(page, "panel-prompt", prompt)
         page.locator("#panel-cast").get_by_label("Mira").check()
+        if number == 1:  # a box for Mira: two corners clicked on the panel preview
+            page.locator("#box-for input").first.wait_for()
+            click_image_at(page, "panel-preview", 0.1, 0.2)
+            click_image_at(page, "panel-preview", 0.6, 0.9)
         fill(page, "panel-caption", caption)
         choose(page, "balloon-speaker-0", "Mira")
         fill(page, "balloon-text-0", line)
@@ -111,6 +115,9 @@ def test_writer_builds_renders_and_exports_a_story(app, browser):
     assert [(p.prompt, p.caption, [c.name for c in p.characters]) for p in stored] == [
         (prompt, caption, ["Mira"]) for prompt, caption, _ in PANELS]
     assert [[(b.speaker, b.text) for b in p.balloons] for p in stored] == [[("Mira", line)] for *_, line in PANELS]
+    box = stored[0].characters[0].box
+    assert box is not None and all(abs(a - b) < 0.03 for a, b in zip(box, (0.1, 0.2, 0.6, 0.9))), box
+    assert stored[1].characters[0].box is None
     shot(page, "04-three-panels")
 
     # Render the story with the draft engine.
