@@ -136,7 +136,8 @@ def _grid_pages(panels: Sequence[ComicPanel], grid: tuple[int, ...], box: Rect, 
 
 def _auto_rows(panels: Sequence[ComicPanel], sizes: Mapping[int, tuple[int, int]],
                width: float, gutter: float, target_h: float) -> list[list[tuple[ComicPanel, float]]]:
-    """Group panels into rows (justified by aspect ratio); a "wide" panel gets a row alone."""
+    """Group panels into rows (justified by aspect ratio) whose height is nearest the target;
+    a "wide" panel gets a row alone."""
     rows: list[list[tuple[ComicPanel, float]]] = []
     current: list[tuple[ComicPanel, float]] = []
     for panel in panels:
@@ -146,6 +147,12 @@ def _auto_rows(panels: Sequence[ComicPanel], sizes: Mapping[int, tuple[int, int]
             rows.append([(panel, aspect)])
             current = []
             continue
+        if current and _row_height(current + [(panel, aspect)], width, gutter) < target_h and (
+            target_h - _row_height(current + [(panel, aspect)], width, gutter)
+            > _row_height(current, width, gutter) - target_h
+        ):  # the row is nearer the target height without this panel: start a new one
+            rows.append(current)
+            current = []
         current.append((panel, aspect))
         if _row_height(current, width, gutter) <= target_h or len(current) == AUTO_MAX_PER_ROW:
             rows.append(current)
