@@ -1,0 +1,121 @@
+"""The denoising loop: FLUX flow matching with AnyStory's per-step conditioning schedule.
+
+Follows the published `generate` (itself diffusers' FluxPipeline loop): sigmas
+linspace(1, 1/steps), the resolution-dependent shift `mu`, Euler steps of
+FlowMatchEulerDiscreteScheduler. Per step, `plan_steps` says which streams are on. The
+reference stream runs once, before the first step that uses it (the published reference
+cache; with enable_ref_cache off it reruns at every such step, which gives the same values).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import numpy as np
+import torch
+from diffusers import FlowMatchEulerDiscreteScheduler, FluxPipeline
+from diffusers.pipelines.flux.pipeline_flux import calculate_shift, retrieve_timesteps
+from diffusers.utils.torch_utils import randn_tensor
+
+from engine.base import CancelFn, ProgressFn, check_cancel
+from engine.anystory.attention import reference_bias
+from engine.anystory.params import StepPlan
+from engine.anystory.transformer import RoutingHook, StepInputs, StreamTransformer
+
+StepHook = Callable[[int, torch.Tensor], None]
+
+
+@dataclass
+class Subjects:
+    """The subjects of one render as device tensors, concatenated in subject order (batch 1)."""
+
+    redux: torch.Tensor  # (1, n*81, joint_dim), unscaled
+    router: torch.Tensor  # (1, n*9, joint_dim)
+    ref_tokens: torch.Tensor  # (1, n*r, channels)
+    ref_ids: torch.Tensor  # (n*r, 3)
+    ref_mask: torch.Tensor  # (1, n*r, 1)
+    count: int
+
+
+@dataclass
+class Prompt:
+    embeds: torch.Tensor  # (1, tokens, joint_dim)
+    pooled: torch.Tensor  # (1, pooled_dim)
+    ids: torch.Tensor  # (tokens, 3)
+
+
+def initial_latents(pipe: FluxPipeline, height: int, width: int, seed: int, device, dtype) -> torch.Tensor:
+    """Packed starting noise, drawn on the CPU from `seed` (the same on every device), as
+    FluxPipeline.prepare_latents draws it."""
+    channels = pipe.transformer.config.in_channels // 4
+    scale = pipe.vae_scale_factor * 2
+    shape = (1, channels, 2 * (height // scale), 2 * (width // scale))
+    noise = randn_tensor(shape, generator=torch.Generator("cpu").manual_seed(seed), dtype=torch.float32)
+    return FluxPipeline._pack_latents(noise, *shape).to(device=device, dtype=dtype)
+
+
+def image_ids(pipe: FluxPipeline, height: int, width: int, device, dtype) -> torch.Tensor:
+    scale = pipe.vae_scale_factor * 2
+    return FluxPipeline._prepare_latent_image_ids(1, height // scale, width // scale, device, dtype)
+
+
+def _timesteps(scheduler, steps: int, image_tokens: int, device) -> torch.Tensor:
+    sigmas = np.linspace(1.0, 1 / steps, steps)
+    cfg = scheduler.config
+    mu = calculate_shift(image_tokens, cfg.base_image_seq_len, cfg.max_image_seq_len, cfg.base_shift, cfg.max_shift)
+    timesteps, _ = retrieve_timesteps(scheduler, steps, device, sigmas=sigmas, mu=mu)
+    return timesteps
+
+
+def _step_inputs(plan: StepPlan, subjects: Optional[Subjects], settings: dict[str, Any], ref_kv,
+                 ref_bias, on_routing: Optional[RoutingHook]) -> StepInputs:
+    if subjects is None or not plan.conditioned:
+        return StepInputs()
+    return StepInputs(
+        redux=subjects.redux * settings["redux_scale"] if plan.redux else None,
+        ref_kv=ref_kv if plan.ref else None,
+        ref_bias=ref_bias,
+        router=subjects.router if plan.router else None,
+        router_ids=torch.zeros(subjects.router.shape[1], 3, device=subjects.router.device,
+                               dtype=subjects.ref_ids.dtype) if plan.router else None,
+        n_subjects=subjects.count,
+        on_routing=on_routing if plan.router else None,
+    )
+
+
+def denoise(model: StreamTransformer, scheduler_config: dict, latents: torch.Tensor, ids: torch.Tensor,
+            prompt: Prompt, guidance: float, plans: list[StepPlan], subjects: Optional[Subjects],
+            settings: dict[str, Any], progress: Optional[ProgressFn] = None, cancel: Optional[CancelFn] = None,
+            on_step: Optional[StepHook] = None, on_routing: Optional[Callable[[int, int, torch.Tensor], None]] = None
+            ) -> torch.Tensor:
+    """Run all steps from `latents`; checks `cancel` before and reports `progress` after each."""
+    device = latents.device
+    scheduler = FlowMatchEulerDiscreteScheduler.from_config(scheduler_config)
+    timesteps = _timesteps(scheduler, len(plans), latents.shape[1], device)
+    guide = torch.tensor([guidance], device=device) if model.model.config.guidance_embeds else None
+    ref_bias = None if subjects is None else reference_bias(
+        subjects.ref_mask, settings["enable_ref_mask"], settings["ref_shift"], latents.dtype)
+    ref_kv = None
+    for i, (t, plan) in enumerate(zip(timesteps, plans)):
+        check_cancel(cancel)
+        if plan.ref and (ref_kv is None or not settings["enable_ref_cache"]):
+            ref_kv = model.reference_kv(subjects.ref_tokens, subjects.ref_ids, subjects.count, prompt.pooled, guide)
+        hook = None if on_routing is None else (lambda layer, maps, i=i: on_routing(i, layer, maps))
+        step = _step_inputs(plan, subjects, settings, ref_kv, ref_bias, hook)
+        timestep = t.expand(latents.shape[0]).to(latents.dtype) / 1000
+        noise = model(latents, timestep, guide, prompt.pooled, prompt.embeds, prompt.ids, ids, step)
+        latents = scheduler.step(noise, t, latents, return_dict=False)[0]
+        if on_step is not None:
+            on_step(i, latents)
+        if progress is not None:
+            progress(i + 1, len(plans))
+    return latents
+
+
+def decode(pipe: FluxPipeline, latents: torch.Tensor, height: int, width: int) -> np.ndarray:
+    """Packed latents -> (height, width, 3) float image in [0, 1]."""
+    vae = pipe.vae
+    latents = FluxPipeline._unpack_latents(latents, height, width, pipe.vae_scale_factor)
+    latents = latents / vae.config.scaling_factor + vae.config.shift_factor
+    image = vae.decode(latents.to(vae.dtype), return_dict=False)[0]
+    return pipe.image_processor.postprocess(image, output_type="np")[0]
