@@ -63,19 +63,23 @@ def assemble(pipe: FluxPipeline, siglip: SiglipVisionModel, redux: nn.Module, ch
     embedders = SubjectEmbedders(redux)
     loras = load_checkpoint(read_checkpoint(checkpoint), pipe.transformer, embedders, str(checkpoint))
     target = torch.device("cpu") if offload else torch.device(device)
-    modules = [c for c in pipe.components.values() if isinstance(c, nn.Module)] + [siglip, embedders, *loras.values()]
-    for module in modules:
+    loaded = [c for c in pipe.components.values() if isinstance(c, nn.Module)] + [siglip]
+    for module in loaded:  # already in `dtype` (from_pretrained); the tiny text encoders are float32
+        (module.to(target) if module.dtype == dtype else module.to(target, dtype)).eval().requires_grad_(False)
+    for module in (embedders, *loras.values()):  # ours: made from the checkpoint's dtype
         module.to(device=target, dtype=dtype).eval().requires_grad_(False)
     return Components(pipe, siglip, embedders, loras, torch.device(device), dtype, offload)
 
 
-def load_tiny(device: str = "cpu", components: Path = TINY_COMPONENTS) -> Components:
-    """The "anystory-tiny" configuration: golden tiny FLUX/Redux/checkpoint + tiny text encoders."""
+def load_golden_layout(components: Path = TINY_COMPONENTS, device: str = "cpu") -> Components:
+    """Components in the golden layout (flux/ without text encoders, redux/, anystory_flux.bin),
+    float32, with tiny text encoders made in code: the "anystory-tiny" configuration."""
     if not (components / CHECKPOINT_FILE).is_file():
-        raise EngineError(f"the tiny AnyStory components are missing: expected them in {components}")
+        raise EngineError(f"AnyStory components not found: expected flux/, redux/ and {CHECKPOINT_FILE} "
+                          f"in {components}")
     config = FluxTransformer2DModel.load_config(components / "flux", subfolder="transformer")
     text = tiny_text_components(config["joint_attention_dim"], config["pooled_projection_dim"])
-    pipe = FluxPipeline.from_pretrained(components / "flux", torch_dtype=torch.float32, **text)
+    pipe = FluxPipeline.from_pretrained(components / "flux", dtype=torch.float32, **text)
     siglip = SiglipVisionModel.from_pretrained(components / "redux", subfolder="image_encoder")
     redux = ReduxImageEncoder.from_pretrained(components / "redux", subfolder="image_embedder")
     return assemble(pipe, siglip, redux, components / CHECKPOINT_FILE, device, torch.float32)
@@ -132,9 +136,9 @@ def load_real(flux: str, redux: str, anystory: str, device: Optional[str], dtype
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise EngineError("--device cuda was asked for but torch sees no CUDA GPU here")
     torch_dtype = DTYPES[dtype]
-    pipe = _fetch("FLUX.1-dev", flux, lambda: FluxPipeline.from_pretrained(flux, torch_dtype=torch_dtype))
+    pipe = _fetch("FLUX.1-dev", flux, lambda: FluxPipeline.from_pretrained(flux, dtype=torch_dtype))
     siglip = _fetch("the FLUX.1-Redux-dev image encoder", redux, lambda: SiglipVisionModel.from_pretrained(
-        redux, subfolder="image_encoder", torch_dtype=torch_dtype))
+        redux, subfolder="image_encoder", dtype=torch_dtype))
     embedder = _fetch("the FLUX.1-Redux-dev image embedder", redux, lambda: ReduxImageEncoder.from_pretrained(
-        redux, subfolder="image_embedder", torch_dtype=torch_dtype))
+        redux, subfolder="image_embedder", dtype=torch_dtype))
     return assemble(pipe, siglip, embedder, checkpoint_path(anystory), device, torch_dtype, offload)

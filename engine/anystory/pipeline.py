@@ -13,6 +13,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
+from PIL import Image
 from diffusers import FlowMatchEulerDiscreteScheduler, FluxPipeline
 from diffusers.pipelines.flux.pipeline_flux import calculate_shift, retrieve_timesteps
 from diffusers.utils.torch_utils import randn_tensor
@@ -35,6 +36,18 @@ class Subjects:
     ref_ids: torch.Tensor  # (n*r, 3)
     ref_mask: torch.Tensor  # (1, n*r, 1)
     count: int
+
+
+def stack_subjects(encodings: list[dict[str, torch.Tensor]]) -> Optional[Subjects]:
+    """Concatenate per-subject encodings (engine.anystory.encoder layout) in subject order."""
+    if not encodings:
+        return None
+
+    def cat(name: str, batch: bool) -> torch.Tensor:
+        return torch.cat([e[name][None] if batch else e[name] for e in encodings], dim=1 if batch else 0)
+
+    return Subjects(cat("redux_embeds", True), cat("router_embeds", True), cat("ref_tokens", True),
+                    cat("ref_ids", False), cat("ref_mask", True), len(encodings))
 
 
 @dataclass
@@ -119,3 +132,8 @@ def decode(pipe: FluxPipeline, latents: torch.Tensor, height: int, width: int) -
     latents = latents / vae.config.scaling_factor + vae.config.shift_factor
     image = vae.decode(latents.to(vae.dtype), return_dict=False)[0]
     return pipe.image_processor.postprocess(image, output_type="np")[0]
+
+
+def to_image(image: np.ndarray) -> Image.Image:
+    """A (h, w, 3) float image in [0, 1] as an 8-bit PIL image (rounded, as diffusers does)."""
+    return Image.fromarray((image * 255).round().clip(0, 255).astype(np.uint8))
