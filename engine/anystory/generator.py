@@ -5,8 +5,9 @@ import hashlib
 import json
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 import torch
@@ -32,7 +33,7 @@ class AnyStoryGenerator:
     name = "anystory"
 
     def __init__(self, components: Components, identity: dict[str, Any], ref_size: int, text_tokens: int,
-                 label: str):
+                 label: str, cpu_threads: Optional[int] = None):
         self.components = components
         self.model = StreamTransformer(components.pipe.transformer, components.loras)
         self.encoder = SubjectEncoder(components.siglip, components.embedders, components.pipe, ref_size)
@@ -41,6 +42,7 @@ class AnyStoryGenerator:
         digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
         self._fingerprint = f"{label}:{digest}"
         self._lock = threading.Lock()
+        self._cpu_threads = cpu_threads
 
     @classmethod
     def tiny(cls, device: str = "cpu", components: Path = TINY_COMPONENTS,
@@ -48,8 +50,9 @@ class AnyStoryGenerator:
         """The "anystory-tiny" configuration (tests, benchmarks): tiny random weights."""
         loaded = load_golden_layout(Path(components), device)
         checkpoint = hashlib.sha256((Path(components) / "anystory_flux.bin").read_bytes()).hexdigest()
+        # tiny tensors gain nothing from intra-op threads and lose badly to them on a busy CPU
         return cls(loaded, {"components": "golden-tiny", "checkpoint": checkpoint}, ref_size, TINY_TEXT_TOKENS,
-                   "anystory-tiny")
+                   "anystory-tiny", cpu_threads=1)
 
     @classmethod
     def from_config(cls, config: Any, ref_size: int = 512) -> "AnyStoryGenerator":
@@ -78,7 +81,7 @@ class AnyStoryGenerator:
         """Deterministic encoding of one character version (cache it; it is reused per panel)."""
         _check_subject(image, mask)
         c = self.components
-        with self._lock, torch.no_grad(), c.on_device(c.siglip, c.embedders, c.pipe.vae):
+        with self._computing(), c.on_device(c.siglip, c.embedders, c.pipe.vae):
             tensors = self.encoder.encode(image, mask)
         arrays = {k: v.detach().float().cpu().numpy() for k, v in tensors.items()}
         return SubjectEncoding(self.fingerprint, arrays, {"backend": self.label, "ref_size": str(self.ref_size)})
@@ -88,7 +91,7 @@ class AnyStoryGenerator:
         started = time.perf_counter()
         _check_request(request)
         settings = resolve_params(request.params, len(request.subjects))
-        with self._lock, torch.no_grad():
+        with self._computing():
             subjects = self._subjects(request.subjects)
             prompt = self.encode_prompt(request.prompt)
             latents = self.generate(prompt, request, settings, subjects, progress, cancel)
@@ -96,6 +99,18 @@ class AnyStoryGenerator:
         info = {"settings": settings, "seed": request.seed, "steps": request.steps,
                 "seconds": round(time.perf_counter() - started, 3), "engine": self.describe()}
         return RenderResult(to_image(image), None, info)
+
+    @contextmanager
+    def _computing(self) -> Iterator[None]:
+        """One encode or render at a time, without autograd, with this configuration's CPU threads."""
+        with self._lock, torch.no_grad():
+            threads = torch.get_num_threads()
+            if self._cpu_threads:
+                torch.set_num_threads(self._cpu_threads)
+            try:
+                yield
+            finally:
+                torch.set_num_threads(threads)
 
     def encode_prompt(self, prompt: str) -> Prompt:
         c = self.components
