@@ -110,3 +110,27 @@ def test_registry_builds_the_tiny_engine_and_renders():
     generator = create_generator(EngineConfig(engine="anystory-tiny"))
     result = generator.render(request(steps=2))
     assert result.image.size == (SIZE, SIZE)
+
+
+def test_real_weights_give_clear_messages_when_absent(tmp_path):
+    """Offline with an empty cache (no weights can be downloaded here): the messages say what to do."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from engine.anystory.loading import load_real\n"
+            "from engine.base import EngineError\n"
+            "import sys\n"
+            "for flux in ('black-forest-labs/FLUX.1-dev', sys.argv[1]):\n"
+            "    try:\n"
+            "        load_real(flux, 'black-forest-labs/FLUX.1-Redux-dev', 'Junjie96/AnyStory', 'cpu', 'float32', False)\n"
+            "    except EngineError as exc:\n"
+            "        print(exc)\n")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    (tmp_path / "flux").mkdir()
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "flux")], capture_output=True, text=True,
+                            timeout=300, env=env)
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 2, result.stderr[-2000:]
+    assert "not in the local Hugging Face cache" in lines[0] and "black-forest-labs/FLUX.1-dev" in lines[0]
+    assert lines[1].startswith(f"FLUX.1-dev: the folder {tmp_path / 'flux'} could not be loaded")

@@ -91,15 +91,19 @@ class RoutingInputs:
 
 def routing_maps(processor: AnyStoryAttnProcessor, inputs: RoutingInputs, norm_q: nn.Module, norm_k: nn.Module,
                  head_dim: int, rope_router, rope_image, n_subjects: int) -> torch.Tensor:
-    """(b, n_subjects, image tokens) one-hot: for every image token, the subject whose
+    """(b, image tokens) index of the subject each image token is routed to: the subject whose
     head- and token-averaged router query gives the largest logit (computed in float32)."""
     query = inputs.router_query + processor.query_update(inputs.router_x)
     query = rope(norm_q(query.unflatten(-1, (-1, head_dim))), rope_router)
     query = query.float().unflatten(1, (n_subjects, -1)).mean(dim=(2, 3))  # b, subjects, d
     key = inputs.image_key + processor.key_update(inputs.image_x)
     key = rope(norm_k(key.unflatten(-1, (-1, head_dim))), rope_image).float().mean(dim=2)  # b, tokens, d
-    logits = torch.bmm(query, key.transpose(1, 2))
-    return torch.zeros_like(logits).scatter_(1, logits.argmax(dim=1, keepdim=True), 1.0)
+    return torch.bmm(query, key.transpose(1, 2)).argmax(dim=1)
+
+
+def one_hot_maps(owner: torch.Tensor, n_subjects: int) -> torch.Tensor:
+    """(b, image tokens) subject indices -> (b, subjects, image tokens) 0/1 routing maps."""
+    return torch.nn.functional.one_hot(owner, n_subjects).transpose(1, 2).float()
 
 
 @dataclass
@@ -120,10 +124,46 @@ class Layout:
         if self.ref_bias is not None and self.n_ref:
             zeros = self.ref_bias.new_zeros(*self.ref_bias.shape[:3], self.n_queries)
             self.key_bias = torch.cat([zeros, self.ref_bias], dim=-1)
+        self._subject_bias: Optional[torch.Tensor] = None
+        self._buffer: Optional[torch.Tensor] = None
 
     @property
     def n_queries(self) -> int:
         return self.n_text + self.n_redux + self.n_image
+
+    @property
+    def n_keys(self) -> int:
+        return self.n_queries + self.n_ref
+
+    def subject_bias(self, device: torch.device) -> torch.Tensor:
+        """(subjects, keys): the key bias of an image token routed to each subject, -100 on the
+        subject and reference tokens of every other subject (made once per forward)."""
+        if self._subject_bias is None:
+            bias = torch.zeros(self.n_subjects, self.n_keys, device=device, dtype=self.dtype)
+            if self.key_bias is not None:
+                bias += self.key_bias[0, 0]
+            for start, count in ((self.n_text, self.n_redux), (self.n_queries, self.n_ref)):
+                per = count // self.n_subjects
+                for j in range(self.n_subjects):
+                    others = torch.ones(count, dtype=torch.bool, device=device)
+                    others[j * per:(j + 1) * per] = False
+                    bias[j, start:start + count][others] += MASKED
+            self._subject_bias = bias
+        return self._subject_bias
+
+    def routed_bias(self, owner: torch.Tensor) -> torch.Tensor:
+        """(b, 1, queries, keys) bias for image tokens routed to subjects `owner` (b, image
+        tokens). Rows are padded to 8 keys so fused kernels take the bias without a copy; the
+        buffer is reused by every layer of the forward (its text rows never change)."""
+        b, head = owner.shape[0], self.n_text + self.n_redux
+        if self._buffer is None:
+            padded = -(-self.n_keys // 8) * 8
+            self._buffer = torch.zeros(b, 1, self.n_queries, padded, device=owner.device,
+                                       dtype=self.dtype)[..., :self.n_keys]
+            if self.key_bias is not None:
+                self._buffer[:, :, :head] = self.key_bias
+        self._buffer[:, 0, head:] = self.subject_bias(owner.device)[owner]
+        return self._buffer
 
 
 def reference_bias(ref_mask: torch.Tensor, use_mask: bool, ref_shift: float,
@@ -139,21 +179,8 @@ def reference_bias(ref_mask: torch.Tensor, use_mask: bool, ref_shift: float,
     return bias
 
 
-def main_bias(layout: Layout, routing: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
-    """The bias of the main attention: `layout.key_bias` alone, or with routing a (b, 1, q, k)
-    bias that also keeps each image token off the subject and reference tokens of subjects it
-    is not routed to."""
-    if routing is None:
-        return layout.key_bias
-    q, n_keys = layout.n_queries, layout.n_queries + layout.n_ref
-    padded = -(-n_keys // 8) * 8  # aligned rows let fused kernels take the bias without a copy
-    bias = torch.zeros(routing.shape[0], 1, q, padded, device=routing.device, dtype=layout.dtype)[..., :n_keys]
-    if layout.key_bias is not None:
-        bias += layout.key_bias
-    penalty = ((routing - 1.0) * -MASKED).to(layout.dtype)  # b, subjects, image tokens
-    rows = slice(layout.n_text + layout.n_redux, q)
-    for start, count in ((layout.n_text, layout.n_redux), (q, layout.n_ref)):
-        if count:
-            per = penalty.repeat_interleave(count // layout.n_subjects, dim=1).transpose(1, 2)
-            bias[:, 0, rows, start:start + count] += per
-    return bias
+def main_bias(layout: Layout, owner: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+    """The bias of the main attention: `layout.key_bias` alone (b, 1, 1, keys), or with routing
+    (b, 1, queries, keys), keeping each image token off the subject and reference tokens of the
+    subjects it is not routed to (-100, as published)."""
+    return layout.key_bias if owner is None else layout.routed_bias(owner)

@@ -81,7 +81,9 @@ class AnyStoryGenerator:
         """Deterministic encoding of one character version (cache it; it is reused per panel)."""
         _check_subject(image, mask)
         c = self.components
-        with self._computing(), c.on_device(c.siglip, c.embedders, c.pipe.vae):
+        # default CPU threads here: oneDNN picks other convolution kernels single-threaded, which
+        # moves the reference latents by ~3e-4 from the published encoder's
+        with self._lock, torch.no_grad(), c.on_device(c.siglip, c.embedders, c.pipe.vae):
             tensors = self.encoder.encode(image, mask)
         arrays = {k: v.detach().float().cpu().numpy() for k, v in tensors.items()}
         return SubjectEncoding(self.fingerprint, arrays, {"backend": self.label, "ref_size": str(self.ref_size)})
@@ -102,7 +104,7 @@ class AnyStoryGenerator:
 
     @contextmanager
     def _computing(self) -> Iterator[None]:
-        """One encode or render at a time, without autograd, with this configuration's CPU threads."""
+        """One render at a time, without autograd, with this configuration's CPU threads."""
         with self._lock, torch.no_grad():
             threads = torch.get_num_threads()
             if self._cpu_threads:

@@ -90,6 +90,8 @@ def _hub_message(exc: BaseException, source: str, what: str) -> str:
     from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, OfflineModeIsEnabled, \
         RepositoryNotFoundError
 
+    if Path(source).expanduser().exists():
+        return f"{what}: the folder {source} could not be loaded ({str(exc).splitlines()[0]})"
     chain, seen = [], exc
     while seen is not None and len(chain) < 10:
         chain.append(seen)

@@ -17,8 +17,8 @@ from typing import Callable, NamedTuple, Optional
 import torch
 from torch import nn
 
-from engine.anystory.attention import (Layout, RoutingInputs, attend, attend_per_subject, main_bias, rope,
-                                       routing_maps)
+from engine.anystory.attention import (Layout, RoutingInputs, attend, attend_per_subject, main_bias, one_hot_maps,
+                                       rope, routing_maps)
 from engine.anystory.lora import Lin, StreamLoRA
 from engine.anystory.streams import Projected, Side, double_side, finish, project, single_side
 
@@ -168,7 +168,7 @@ class StreamTransformer:
             routing = routing_maps(self.blocks[i].attn.processor, inputs, router_side.norm_q, image_side.norm_k,
                                    image_side.head_dim, ps.freqs_router, ps.freqs_image, step.n_subjects)
             if step.on_routing is not None:
-                step.on_routing(i, routing)
+                step.on_routing(i, one_hot_maps(routing, step.n_subjects))
             router_out = attend(router.query, _cat(image.key, router.key), _cat(image.value, router.value))
         if step.ref_kv is not None:
             ref_key, ref_value = step.ref_kv[i]
