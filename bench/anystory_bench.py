@@ -1,4 +1,5 @@
-"""Benchmark of the AnyStory engine: panel time against the bare FLUX forward passes.
+"""Benchmark of the AnyStory engine: panel time against the bare FLUX forward passes, and the
+cost of returning routing maps (two subjects, the extra row of each size).
 
     python bench/anystory_bench.py                 # tiny components on the CPU (1, 2, 3 subjects)
     python bench/anystory_bench.py --device cuda   # full-size FLUX.1-dev transformer, random bf16
@@ -28,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engine.base import PanelRequest  # noqa: E402
 from engine.anystory.generator import AnyStoryGenerator  # noqa: E402
 from engine.anystory.params import plan_steps, resolve_params  # noqa: E402
-from engine.anystory.pipeline import Prompt, image_ids, initial_latents, stack_subjects  # noqa: E402
+from engine.anystory.pipeline import (Prompt, RoutingAverage, image_ids, initial_latents,  # noqa: E402
+                                      stack_subjects)
 
 GOLDEN = Path(__file__).resolve().parents[1].parent / "shared" / "golden" / "anystory_flux_tiny"
 GOLDEN_SUBJECTS = [("a_one_subject", 0), ("b_two_subjects_router", 0), ("b_two_subjects_router", 1)]
@@ -108,8 +110,9 @@ def peak_memory_gib(device: torch.device) -> float:
 
 
 def bench_panel(generator: AnyStoryGenerator, prompt: Prompt, encodings: list, size: int, steps: int,
-                repeats: int) -> dict[str, Any]:
-    """Time one panel configuration: denoising (with per-step times), decode, the floor."""
+                repeats: int, with_maps: bool = False) -> dict[str, Any]:
+    """Time one panel configuration: denoising (with per-step times), decode, the floor;
+    `with_maps` also collects the routing maps a render returns on request."""
     c = generator.components
     subjects = stack_subjects([generator.subject_tensors(e) for e in encodings])
     settings = resolve_params({}, len(encodings))
@@ -124,7 +127,8 @@ def bench_panel(generator: AnyStoryGenerator, prompt: Prompt, encodings: list, s
         def tick(i: int, n: int) -> None:
             synchronize(c.device)
             marks.append(time.perf_counter())
-        latents = generator.generate(prompt, request, settings, subjects, progress=tick)
+        maps = RoutingAverage() if with_maps else None
+        latents = generator.generate(prompt, request, settings, subjects, progress=tick, on_routing=maps)
         step_times[:] = [b - a for a, b in zip(marks, marks[1:])]
         return latents
 
@@ -134,18 +138,18 @@ def bench_panel(generator: AnyStoryGenerator, prompt: Prompt, encodings: list, s
         decode = median_time(lambda: generator.decode(latents, size, size), c.device, 1)
         floor = sum(count * median_time(bare_forward(generator, prompt, size, extra), c.device, repeats)
                     for extra, count in floor_layouts(steps, settings, subjects).items())
-    return {"size": size, "subjects": len(encodings), "denoise_s": total, "floor_s": floor,
+    return {"size": size, "subjects": len(encodings), "maps": with_maps, "denoise_s": total, "floor_s": floor,
             "overhead": total / floor - 1, "median_step_s": statistics.median(step_times), "decode_s": decode,
             "peak_gib": peak_memory_gib(c.device)}
 
 
 def print_rows(rows: list[dict[str, Any]], device: torch.device) -> None:
-    print(f"{'size':>5} {'subj':>4} {'denoise s':>10} {'floor s':>9} {'overhead':>9} {'s/step':>8} "
+    print(f"{'size':>5} {'subj':>4} {'maps':>4} {'denoise s':>10} {'floor s':>9} {'overhead':>9} {'s/step':>8} "
           f"{'decode s':>9} {'peak GiB':>9}  vs published H100")
     for r in rows:
         published = PUBLISHED_H100.get((r["size"], r["subjects"])) if device.type == "cuda" else None
         versus = f"{published / (r['denoise_s'] + r['decode_s']):.1f}x faster" if published else "-"
-        print(f"{r['size']:>5} {r['subjects']:>4} {r['denoise_s']:>10.3f} {r['floor_s']:>9.3f} "
+        print(f"{r['size']:>5} {r['subjects']:>4} {'yes' if r['maps'] else 'no':>4} {r['denoise_s']:>10.3f} {r['floor_s']:>9.3f} "
               f"{r['overhead']:>+9.1%} {r['median_step_s']:>8.4f} {r['decode_s']:>9.3f} {r['peak_gib']:>9.2f}  {versus}")
 
 
@@ -168,8 +172,12 @@ def run(generator: AnyStoryGenerator, sizes: list[int], steps: int, repeats: int
     encodings = [generator.encode_subject(*p) for p in pictures]
     print(f"encoding one subject: {(time.perf_counter() - start) / len(encodings):.3f} s (once per character)")
     prompt = random_prompt(generator, text_tokens)
-    return [bench_panel(generator, prompt, encodings[:n], size, steps, repeats)
-            for size in sizes for n in range(max_subjects + 1)]
+    rows = []
+    for size in sizes:
+        for n in range(max_subjects + 1):
+            rows.append(bench_panel(generator, prompt, encodings[:n], size, steps, repeats))
+        rows.append(bench_panel(generator, prompt, encodings[:2], size, steps, repeats, with_maps=True))
+    return rows
 
 
 def synthetic_generator(transformer_config: dict, vae_config: dict, siglip_config: dict, device: str,

@@ -21,7 +21,8 @@ TINY_SIGLIP = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, nu
 def test_gpu_benchmark_path_runs_at_tiny_size():
     generator = synthetic_generator(TINY_FLUX, TINY_VAE, TINY_SIGLIP, "cpu", torch.float32, lora_rank=4, ref_size=128)
     rows = run(generator, sizes=[64], steps=3, repeats=1, text_tokens=8, max_subjects=2)
-    assert [(r["size"], r["subjects"]) for r in rows] == [(64, 0), (64, 1), (64, 2)]
+    assert [(r["size"], r["subjects"], r["maps"]) for r in rows] == [(64, 0, False), (64, 1, False), (64, 2, False),
+                                                                     (64, 2, True)]
     for row in rows:
         assert row["denoise_s"] > 0 and row["floor_s"] > 0 and row["median_step_s"] > 0
 

@@ -23,7 +23,7 @@ def test_published_defaults():
     one, two = resolve_params({}, 1), resolve_params({}, 2)
     assert one == {"redux_scale": 0.6, "redux_start_at": 0.1, "redux_end_at": 0.3, "ref_start_at": 0.0,
                    "ref_end_at": 1.0, "ref_shift": 0.0, "enable_router": False, "enable_ref_mask": True,
-                   "enable_ref_cache": True}
+                   "enable_ref_cache": True, "layout_freedom": 0.0, "routing_map_from": 0.0}
     assert two == {**one, "enable_router": True, "ref_start_at": 0.09}
     assert resolve_params({"enable_router": False}, 3)["enable_router"] is False
 
@@ -49,3 +49,13 @@ def test_importing_the_settings_does_not_import_torch():
     code = "import sys, engine.anystory, engine.anystory.params; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_layout_freedom_delays_all_character_conditioning():
+    # 20 steps, two subjects: references would start at step 2 and subject tokens at 2..5;
+    # with layout_freedom 0.3 nothing conditions the first 6 steps
+    free = plan_steps(20, resolve_params({"layout_freedom": 0.3}, 2), 2)
+    assert not any(p.redux or p.ref or p.router for p in free[:6])
+    assert all(p.ref and p.router for p in free[6:]) and not any(p.redux for p in free)
+    with pytest.raises(EngineError, match="layout_freedom"):
+        resolve_params({"layout_freedom": 0.6}, 1)

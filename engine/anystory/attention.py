@@ -90,20 +90,22 @@ class RoutingInputs:
 
 
 def routing_maps(processor: AnyStoryAttnProcessor, inputs: RoutingInputs, norm_q: nn.Module, norm_k: nn.Module,
-                 head_dim: int, rope_router, rope_image, n_subjects: int) -> torch.Tensor:
-    """(b, image tokens) index of the subject each image token is routed to: the subject whose
-    head- and token-averaged router query gives the largest logit (computed in float32)."""
+                 head_dim: int, rope_router, rope_image, n_subjects: int,
+                 allow: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """(b, subjects, image tokens) 0/1 maps: each image token goes to the subject whose head- and
+    token-averaged router query gives the largest logit (computed in float32). With `allow`
+    (b, subjects, image tokens; character boxes) a subject only competes where allowed, and a
+    token no subject may take goes to none of them (background)."""
     query = inputs.router_query + processor.query_update(inputs.router_x)
     query = rope(norm_q(query.unflatten(-1, (-1, head_dim))), rope_router)
     query = query.float().unflatten(1, (n_subjects, -1)).mean(dim=(2, 3))  # b, subjects, d
     key = inputs.image_key + processor.key_update(inputs.image_x)
     key = rope(norm_k(key.unflatten(-1, (-1, head_dim))), rope_image).float().mean(dim=2)  # b, tokens, d
-    return torch.bmm(query, key.transpose(1, 2)).argmax(dim=1)
-
-
-def one_hot_maps(owner: torch.Tensor, n_subjects: int) -> torch.Tensor:
-    """(b, image tokens) subject indices -> (b, subjects, image tokens) 0/1 routing maps."""
-    return torch.nn.functional.one_hot(owner, n_subjects).transpose(1, 2).float()
+    logits = torch.bmm(query, key.transpose(1, 2))
+    if allow is not None:
+        logits = logits.masked_fill(~allow, float("-inf"))
+    maps = torch.zeros_like(logits).scatter_(1, logits.argmax(dim=1, keepdim=True), 1.0)
+    return maps if allow is None else maps * allow
 
 
 @dataclass
@@ -124,7 +126,7 @@ class Layout:
         if self.ref_bias is not None and self.n_ref:
             zeros = self.ref_bias.new_zeros(*self.ref_bias.shape[:3], self.n_queries)
             self.key_bias = torch.cat([zeros, self.ref_bias], dim=-1)
-        self._subject_bias: Optional[torch.Tensor] = None
+        self._subject_blocks: Optional[torch.Tensor] = None
         self._buffer: Optional[torch.Tensor] = None
 
     @property
@@ -135,34 +137,34 @@ class Layout:
     def n_keys(self) -> int:
         return self.n_queries + self.n_ref
 
-    def subject_bias(self, device: torch.device) -> torch.Tensor:
-        """(subjects, keys): the key bias of an image token routed to each subject, -100 on the
-        subject and reference tokens of every other subject (made once per forward)."""
-        if self._subject_bias is None:
-            bias = torch.zeros(self.n_subjects, self.n_keys, device=device, dtype=self.dtype)
-            if self.key_bias is not None:
-                bias += self.key_bias[0, 0]
+    def subject_blocks(self, device: torch.device) -> torch.Tensor:
+        """(subjects, keys): -100 on each subject's own subject and reference tokens, else 0."""
+        if self._subject_blocks is None:
+            blocks = torch.zeros(self.n_subjects, self.n_keys, device=device, dtype=self.dtype)
             for start, count in ((self.n_text, self.n_redux), (self.n_queries, self.n_ref)):
                 per = count // self.n_subjects
                 for j in range(self.n_subjects):
-                    others = torch.ones(count, dtype=torch.bool, device=device)
-                    others[j * per:(j + 1) * per] = False
-                    bias[j, start:start + count][others] += MASKED
-            self._subject_bias = bias
-        return self._subject_bias
+                    blocks[j, start + j * per:start + (j + 1) * per] = MASKED
+            self._subject_blocks = blocks
+        return self._subject_blocks
 
-    def routed_bias(self, owner: torch.Tensor) -> torch.Tensor:
-        """(b, 1, queries, keys) bias for image tokens routed to subjects `owner` (b, image
-        tokens). Rows are padded to 8 keys so fused kernels take the bias without a copy; the
-        buffer is reused by every layer of the forward (its text rows never change)."""
-        b, head = owner.shape[0], self.n_text + self.n_redux
+    def routed_bias(self, maps: torch.Tensor) -> torch.Tensor:
+        """(b, 1, queries, keys) bias keeping each image token off the subject and reference
+        tokens of the subjects its 0/1 `maps` (b, subjects, image tokens) do not give it.
+        Rows are padded to 8 keys so fused kernels take the bias without a copy; the buffer is
+        reused by every layer of the forward (its text rows never change)."""
+        b, head = maps.shape[0], self.n_text + self.n_redux
         if self._buffer is None:
             padded = -(-self.n_keys // 8) * 8
-            self._buffer = torch.zeros(b, 1, self.n_queries, padded, device=owner.device,
+            self._buffer = torch.zeros(b, 1, self.n_queries, padded, device=maps.device,
                                        dtype=self.dtype)[..., :self.n_keys]
             if self.key_bias is not None:
                 self._buffer[:, :, :head] = self.key_bias
-        self._buffer[:, 0, head:] = self.subject_bias(owner.device)[owner]
+        refused = (1.0 - maps).transpose(1, 2).to(self.dtype)  # b, image tokens, subjects
+        image_rows = torch.matmul(refused, self.subject_blocks(maps.device))
+        if self.key_bias is not None:
+            image_rows += self.key_bias[:, 0]
+        self._buffer[:, 0, head:] = image_rows
         return self._buffer
 
 
@@ -179,8 +181,8 @@ def reference_bias(ref_mask: torch.Tensor, use_mask: bool, ref_shift: float,
     return bias
 
 
-def main_bias(layout: Layout, owner: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+def main_bias(layout: Layout, maps: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
     """The bias of the main attention: `layout.key_bias` alone (b, 1, 1, keys), or with routing
-    (b, 1, queries, keys), keeping each image token off the subject and reference tokens of the
-    subjects it is not routed to (-100, as published)."""
-    return layout.key_bias if owner is None else layout.routed_bias(owner)
+    maps (b, 1, queries, keys), keeping each image token off the subject and reference tokens
+    of the subjects it is not routed to (-100, as published)."""
+    return layout.key_bias if maps is None else layout.routed_bias(maps)

@@ -13,13 +13,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from engine.base import (CancelFn, EngineError, PanelRequest, ProgressFn, RenderResult, SubjectEncoding,
-                         SubjectInput)
+from engine.base import CancelFn, EngineError, PanelRequest, ProgressFn, RenderResult, SubjectEncoding
 from engine.anystory.encoder import SubjectEncoder
 from engine.anystory.loading import TINY_COMPONENTS, Components, load_golden_layout, load_real
 from engine.anystory.params import describe_params, plan_steps, resolve_params
-from engine.anystory.pipeline import (Prompt, Subjects, decode, denoise, image_ids, initial_latents,
-                                      stack_subjects, to_image)
+from engine.anystory.pipeline import (Prompt, RoutingAverage, Subjects, box_allow, decode, denoise, image_ids,
+                                      initial_latents, stack_subjects, to_image)
 from engine.anystory.transformer import StreamTransformer
 
 ENCODING_KEYS = ("redux_embeds", "router_embeds", "ref_tokens", "ref_ids", "ref_mask")
@@ -93,14 +92,21 @@ class AnyStoryGenerator:
         started = time.perf_counter()
         _check_request(request)
         settings = resolve_params(request.params, len(request.subjects))
+        first = int(request.steps * settings["routing_map_from"] + 0.5)
+        routing = RoutingAverage(first) if request.return_routing_maps else None
         with self._computing():
-            subjects = self._subjects(request.subjects)
+            subjects = self.subjects_for(request)
             prompt = self.encode_prompt(request.prompt)
-            latents = self.generate(prompt, request, settings, subjects, progress, cancel)
+            latents = self.generate(prompt, request, settings, subjects, progress, cancel, on_routing=routing)
             image = self.decode(latents, request.height, request.width)
         info = {"settings": settings, "seed": request.seed, "steps": request.steps,
                 "seconds": round(time.perf_counter() - started, 3), "engine": self.describe()}
-        return RenderResult(to_image(image), None, info)
+        maps = None
+        if routing is not None and subjects is not None:
+            maps = routing.images(request.height, request.width, None if subjects.allow is None else subjects.allow[0])
+            if maps is None:
+                info["routing_maps"] = "none: the router was off and no character had a box"
+        return RenderResult(to_image(image), maps, info)
 
     @contextmanager
     def _computing(self) -> Iterator[None]:
@@ -125,7 +131,7 @@ class AnyStoryGenerator:
     def generate(self, prompt: Prompt, request: PanelRequest, settings: dict[str, Any],
                  subjects: Optional[Subjects], progress: Optional[ProgressFn] = None,
                  cancel: Optional[CancelFn] = None, latents: Optional[torch.Tensor] = None,
-                 on_step: Optional[Callable] = None) -> torch.Tensor:
+                 on_step: Optional[Callable] = None, on_routing: Optional[Callable] = None) -> torch.Tensor:
         """Denoise from `latents` (default: noise from request.seed); returns packed latents."""
         c = self.components
         pipe = c.pipe
@@ -135,7 +141,7 @@ class AnyStoryGenerator:
         plans = plan_steps(request.steps, settings, 0 if subjects is None else subjects.count)
         with c.on_device(pipe.transformer, *c.loras.values()):
             return denoise(self.model, pipe.scheduler.config, latents, ids, prompt, request.guidance, plans,
-                           subjects, settings, progress, cancel, on_step)
+                           subjects, settings, progress, cancel, on_step, on_routing)
 
     def decode(self, latents: torch.Tensor, height: int, width: int) -> np.ndarray:
         """Packed latents -> (height, width, 3) float image in [0, 1]."""
@@ -154,8 +160,13 @@ class AnyStoryGenerator:
         c = self.components
         return {k: torch.from_numpy(np.asarray(encoding.tensors[k])).to(c.device, c.dtype) for k in ENCODING_KEYS}
 
-    def _subjects(self, inputs: list[SubjectInput]) -> Optional[Subjects]:
-        return stack_subjects([self.subject_tensors(s.encoding, s.name) for s in inputs])
+    def subjects_for(self, request: PanelRequest) -> Optional[Subjects]:
+        """The request's subjects as device tensors, with the boxes as allowed token sets."""
+        subjects = stack_subjects([self.subject_tensors(s.encoding, s.name) for s in request.subjects])
+        if subjects is not None:
+            boxes = [s.box for s in request.subjects]
+            subjects.allow = box_allow(boxes, request.height, request.width, self.components.device)
+        return subjects
 
 
 def _check_subject(image: Any, mask: Any) -> None:

@@ -46,6 +46,10 @@ PARAMS: tuple[ParamSpec, ...] = (
               default_multi=True),
     ParamSpec("enable_ref_mask", bool, True, "Attend only to the character, not its reference background."),
     ParamSpec("enable_ref_cache", bool, True, "Compute the reference once per render (same result, faster)."),
+    ParamSpec("layout_freedom", float, 0.0, "Share of the first steps without any character conditioning: "
+              "freer, more varied layouts and prompt adherence, a little less likeness.", 0.0, 0.5),
+    ParamSpec("routing_map_from", float, 0.0, "Returned routing maps average the steps from this share on.",
+              0.0, 1.0),
 )
 
 _BY_NAME = {spec.name: spec for spec in PARAMS}
@@ -106,9 +110,15 @@ def _step_index(steps: int, share: float) -> int:
 
 def plan_steps(steps: int, settings: dict[str, Any], n_subjects: int) -> list[StepPlan]:
     """Per step: subject tokens in [redux_start, redux_end), reference in [ref_start, ref_end),
-    router tokens whenever either is on and the router is enabled (as published)."""
-    redux = range(_step_index(steps, settings["redux_start_at"]), _step_index(steps, settings["redux_end_at"]))
-    ref = range(_step_index(steps, settings["ref_start_at"]), _step_index(steps, settings["ref_end_at"]))
+    router tokens whenever either is on and the router is enabled (as published).
+
+    layout_freedom f maps onto the start shares: redux_start_at and ref_start_at become at
+    least f, so the first f of the steps run the base model alone (0 keeps the published
+    schedule; a window that ends before f is not used at all)."""
+    freedom = settings.get("layout_freedom", 0.0)
+    redux = range(_step_index(steps, max(settings["redux_start_at"], freedom)),
+                  _step_index(steps, settings["redux_end_at"]))
+    ref = range(_step_index(steps, max(settings["ref_start_at"], freedom)), _step_index(steps, settings["ref_end_at"]))
     plans = []
     for i in range(steps):
         use_redux, use_ref = n_subjects > 0 and i in redux, n_subjects > 0 and i in ref

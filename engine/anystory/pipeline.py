@@ -18,7 +18,7 @@ from diffusers import FlowMatchEulerDiscreteScheduler, FluxPipeline
 from diffusers.pipelines.flux.pipeline_flux import calculate_shift, retrieve_timesteps
 from diffusers.utils.torch_utils import randn_tensor
 
-from engine.base import CancelFn, ProgressFn, check_cancel
+from engine.base import CancelFn, EngineError, ProgressFn, check_cancel
 from engine.anystory.attention import reference_bias
 from engine.anystory.params import StepPlan
 from engine.anystory.transformer import RoutingHook, StepInputs, StreamTransformer
@@ -36,6 +36,31 @@ class Subjects:
     ref_ids: torch.Tensor  # (n*r, 3)
     ref_mask: torch.Tensor  # (1, n*r, 1)
     count: int
+    allow: Optional[torch.Tensor] = None  # (1, n, image tokens) bool from character boxes, None: free
+
+
+def box_allow(boxes: list[Optional[tuple[float, float, float, float]]], height: int, width: int,
+              device) -> Optional[torch.Tensor]:
+    """(1, subjects, image tokens) bool: the packed-latent tokens (16x16 pixel cells, row-major)
+    whose centres lie in each subject's normalised box (x0, y0, x1, y1); at least the cell under
+    the box centre. A subject without a box may go anywhere; None when no subject has a box."""
+    if all(box is None for box in boxes):
+        return None
+    rows, cols = height // 16, width // 16
+    ys, xs = (torch.arange(rows) + 0.5) / rows, (torch.arange(cols) + 0.5) / cols
+    allow = torch.ones(len(boxes), rows, cols, dtype=torch.bool)
+    for j, box in enumerate(boxes):
+        if box is None:
+            continue
+        x0, y0, x1, y1 = box
+        if not (0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1):
+            raise EngineError(f"a character box must be (x0, y0, x1, y1) with 0 <= x0 < x1 <= 1 and "
+                              f"0 <= y0 < y1 <= 1, not {box}")
+        inside = ((ys >= y0) & (ys < y1))[:, None] & ((xs >= x0) & (xs < x1))[None, :]
+        if not inside.any():
+            inside[min(int((y0 + y1) / 2 * rows), rows - 1), min(int((x0 + x1) / 2 * cols), cols - 1)] = True
+        allow[j] = inside
+    return allow.flatten(1)[None].to(device)
 
 
 def stack_subjects(encodings: list[dict[str, torch.Tensor]]) -> Optional[Subjects]:
@@ -92,6 +117,7 @@ def _step_inputs(plan: StepPlan, subjects: Optional[Subjects], settings: dict[st
         router_ids=torch.zeros(subjects.router.shape[1], 3, device=subjects.router.device,
                                dtype=subjects.ref_ids.dtype) if plan.router else None,
         n_subjects=subjects.count,
+        allow=subjects.allow,
         on_routing=on_routing if plan.router else None,
     )
 
@@ -137,3 +163,26 @@ def decode(pipe: FluxPipeline, latents: torch.Tensor, height: int, width: int) -
 def to_image(image: np.ndarray) -> Image.Image:
     """A (h, w, 3) float image in [0, 1] as an 8-bit PIL image (rounded, as diffusers does)."""
     return Image.fromarray((image * 255).round().clip(0, 255).astype(np.uint8))
+
+
+class RoutingAverage:
+    """Collects routing maps (step, layer, (1, subjects, tokens) maps) and averages those of
+    steps >= `first_step` over layers and steps."""
+
+    def __init__(self, first_step: int = 0):
+        self.first_step, self.total, self.count = first_step, None, 0
+
+    def __call__(self, step: int, layer: int, maps: torch.Tensor) -> None:
+        if step >= self.first_step:
+            self.total = maps[0].float() if self.total is None else self.total + maps[0]
+            self.count += 1
+
+    def images(self, height: int, width: int, fallback: Optional[torch.Tensor] = None) -> Optional[list[np.ndarray]]:
+        """Per subject an (height, width) float32 map in [0, 1] (each token cell is 16x16
+        pixels); `fallback` (subjects, tokens) when the router never ran; None without either."""
+        maps = self.total / self.count if self.count else fallback
+        if maps is None:
+            return None
+        grid = maps.float().reshape(maps.shape[0], height // 16, width // 16).cpu()
+        full = grid.repeat_interleave(16, dim=1).repeat_interleave(16, dim=2)
+        return [m.clamp(0, 1).numpy() for m in full]

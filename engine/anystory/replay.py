@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 
 from engine.base import EngineError, PanelRequest
 from engine.anystory.generator import AnyStoryGenerator
-from engine.anystory.params import PARAMS
+from engine.anystory.params import PARAMS, resolve_params
 from engine.anystory.pipeline import Prompt, stack_subjects, to_image
 
 _OUR_NAMES = {"redux_embeds": "redux_embeds", "router_embeds": "router_embeds", "ref_tokens": "ref_tokens_mean",
@@ -48,7 +48,8 @@ def encode_case(generator: AnyStoryGenerator, case_dir: Path, case: dict[str, An
 
 
 def case_settings(case: dict[str, Any]) -> dict[str, Any]:
-    return {spec.name: case[spec.name] for spec in PARAMS}
+    """The engine settings the case gives (the published generate() arguments)."""
+    return resolve_params({s.name: case[s.name] for s in PARAMS if s.name in case}, len(case["subjects"]))
 
 
 def replay(case_dir: Path, out_dir: Path, device: str = "cpu") -> dict[str, torch.Tensor]:

@@ -17,8 +17,8 @@ from typing import Callable, NamedTuple, Optional
 import torch
 from torch import nn
 
-from engine.anystory.attention import (Layout, RoutingInputs, attend, attend_per_subject, main_bias, one_hot_maps,
-                                       rope, routing_maps)
+from engine.anystory.attention import (Layout, RoutingInputs, attend, attend_per_subject, main_bias, rope,
+                                       routing_maps)
 from engine.anystory.lora import Lin, StreamLoRA
 from engine.anystory.streams import Projected, Side, double_side, finish, project, single_side
 
@@ -36,7 +36,8 @@ class StepInputs:
     router: Optional[torch.Tensor] = None  # (b, subjects*9, joint_dim)
     router_ids: Optional[torch.Tensor] = None
     n_subjects: int = 0
-    on_routing: Optional[RoutingHook] = None  # called with (layer, routing map) when routing
+    allow: Optional[torch.Tensor] = None  # (b, subjects, image tokens) bool: where boxes let subjects go
+    on_routing: Optional[RoutingHook] = None  # called with (layer, 0/1 maps) when the router routes
 
 
 class ImageTokens(NamedTuple):
@@ -161,16 +162,18 @@ class StreamTransformer:
                    router: Optional[Projected], ps: _Pass):
         """Main attention (text, subject and image queries over those keys plus the reference
         keys, with the bias) and the router tokens' attention over image and router keys."""
-        step, routing, router_out = ps.step, None, None
+        step, router_out = ps.step, None
+        # without the router, boxes alone say where each subject may be attended
+        maps = None if step.allow is None else step.allow.to(torch.float32)
         if router is not None:
             router_side = self.router[i]
             inputs = RoutingInputs(router.x, router_side.q.base(router.x), image.x, image.key_proj)
-            routing = routing_maps(self.blocks[i].attn.processor, inputs, router_side.norm_q, image_side.norm_k,
-                                   image_side.head_dim, ps.freqs_router, ps.freqs_image, step.n_subjects)
+            maps = routing_maps(self.blocks[i].attn.processor, inputs, router_side.norm_q, image_side.norm_k,
+                                image_side.head_dim, ps.freqs_router, ps.freqs_image, step.n_subjects, step.allow)
             if step.on_routing is not None:
-                step.on_routing(i, one_hot_maps(routing, step.n_subjects))
+                step.on_routing(i, maps)
             router_out = attend(router.query, _cat(image.key, router.key), _cat(image.value, router.value))
         if step.ref_kv is not None:
             ref_key, ref_value = step.ref_kv[i]
             key, value = _cat(key, ref_key), _cat(value, ref_value)
-        return attend(query, key, value, main_bias(ps.layout, routing)), router_out
+        return attend(query, key, value, main_bias(ps.layout, maps)), router_out
