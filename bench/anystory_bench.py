@@ -5,12 +5,21 @@ cost of returning routing maps (two subjects, the extra row of each size).
     python bench/anystory_bench.py --device cuda   # full-size FLUX.1-dev transformer, random bf16
                                                    # weights, 512² and 1024² (skips without CUDA)
 
-For every panel the floor is the sum of its bare diffusers transformer forwards at the same
-token counts: the prompt plus, per step, the subject tokens and router tokens that step uses,
-and the reference tokens once (the step that fills the reference cache), all appended to the
-text stream as /work/shared/perf/README.md measures it. The overhead is the denoising time over
-that floor, minus one. Peak memory: CUDA max allocated per panel, or on the CPU the process's
-peak resident set so far (configurations run in increasing size).
+Two floors per panel, from bare diffusers transformer forwards (stock processors, no mask):
+- "floor" (/work/shared/perf/README.md's definition, ratio 1): per step one forward with the
+  prompt plus the subject and router tokens that step uses appended to the text stream, and
+  the reference tokens too on the one step that fills the reference cache.
+- "same keys": the floor plus, on every later step that attends to the reference, what
+  attending over those cached reference keys as extra keys costs in every attention layer
+  (bare attention at the step's shape timed with and without them). The gap between the
+  floors is inherent to attending over more keys; what is left above "same keys" is our
+  overhead: biases, routing maps, the LoRA streams, copies, Python.
+Denoising and floors are timed in turn for `--repeats` rounds (after a warm-up), so that both
+see the same machine; an overhead is the median over rounds of denoising time / floor - 1,
+the seconds printed are medians. On the CPU the times are this process's CPU time (one
+thread): less disturbed by other processes than wall time, though a busy shared machine still
+moves them. On CUDA they are wall times. Peak memory: CUDA max allocated per panel, or on the
+CPU the process's peak resident set so far (configurations run in increasing size).
 """
 from __future__ import annotations
 
@@ -54,15 +63,22 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def clock(device: torch.device) -> Callable[[], float]:
+    """Wall time on CUDA; CPU time of this (single-threaded) process on the CPU."""
+    return time.perf_counter if device.type == "cuda" else time.process_time
+
+
+def timed(fn: Callable[[], Any], device: torch.device) -> float:
+    now = clock(device)
+    synchronize(device)
+    start = now()
+    fn()
+    synchronize(device)
+    return now() - start
+
+
 def median_time(fn: Callable[[], Any], device: torch.device, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        synchronize(device)
-        start = time.perf_counter()
-        fn()
-        synchronize(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(timed(fn, device) for _ in range(repeats))
 
 
 def random_prompt(generator: AnyStoryGenerator, tokens: int) -> Prompt:
@@ -90,17 +106,55 @@ def bare_forward(generator: AnyStoryGenerator, prompt: Prompt, size: int, extra:
     return run
 
 
-def floor_layouts(steps: int, settings: dict, subjects) -> dict[int, int]:
-    """{extra text tokens: number of steps} of a panel's bare-forward floor."""
+def floor_steps(steps: int, settings: dict, subjects) -> list[tuple[int, int]]:
+    """Per step of a panel (extra text tokens, extra reference keys) of its floors: the
+    reference tokens count as text tokens on the step that fills the cache, as extra keys on
+    the later steps that attend to it."""
     count = 0 if subjects is None else subjects.count
-    layouts: dict[int, int] = {}
-    ref_filled = False
+    layouts, ref_filled = [], False
     for plan in plan_steps(steps, settings, count):
         extra = (subjects.redux.shape[1] if plan.redux else 0) + (subjects.router.shape[1] if plan.router else 0)
+        keys = 0
         if plan.ref and not ref_filled:
             extra, ref_filled = extra + subjects.ref_tokens.shape[1], True
-        layouts[extra] = layouts.get(extra, 0) + 1
+        elif plan.ref:
+            keys = subjects.ref_tokens.shape[1]
+        layouts.append((extra, keys))
     return layouts
+
+
+class Floors:
+    """The two floors of one panel (definitions at the top), timed as a bare panel: the bare
+    forward of every step in turn, and every attention layer's bare attention on the steps
+    with reference keys, once with and once without those keys."""
+
+    def __init__(self, generator: AnyStoryGenerator, prompt: Prompt, size: int, layouts: list[tuple[int, int]]):
+        c, cfg = generator.components, generator.components.pipe.transformer.config
+        self.device, self.layouts = c.device, layouts
+        self.forwards = {extra: bare_forward(generator, prompt, size, extra) for extra in {e for e, _ in layouts}}
+        image = (size // (c.pipe.vae_scale_factor * 2)) ** 2
+        g = torch.Generator("cpu").manual_seed(0)
+
+        def tokens(n: int) -> torch.Tensor:
+            shape = (1, n, cfg.num_attention_heads, cfg.attention_head_dim)
+            return torch.randn(*shape, generator=g).to(c.device, c.dtype)
+        self.attention = [(tokens(prompt.embeds.shape[1] + extra + image), tokens(keys))
+                          for extra, keys in layouts if keys]
+        self.layers = cfg.num_layers + cfg.num_single_layers
+
+    def _attend(self, with_keys: bool) -> None:
+        from engine.anystory.attention import attend
+
+        for query, ref in self.attention:
+            key = torch.cat([query, ref], dim=1) if with_keys else query
+            for _ in range(self.layers):
+                attend(query, key, key)
+
+    def measure(self) -> tuple[float, float]:
+        """(floor, same-keys floor) in seconds, one timing each."""
+        floor = timed(lambda: [self.forwards[extra]() for extra, _ in self.layouts], self.device)
+        keys = timed(lambda: self._attend(True), self.device) - timed(lambda: self._attend(False), self.device)
+        return floor, floor + max(keys, 0.0)
 
 
 def peak_memory_gib(device: torch.device) -> float:
@@ -120,37 +174,41 @@ def bench_panel(generator: AnyStoryGenerator, prompt: Prompt, encodings: list, s
     if c.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(c.device)
     step_times: list[float] = []
+    now = clock(c.device)
 
     def denoise() -> torch.Tensor:
-        marks = [time.perf_counter()]
+        marks = [now()]
 
         def tick(i: int, n: int) -> None:
             synchronize(c.device)
-            marks.append(time.perf_counter())
+            marks.append(now())
         maps = RoutingAverage() if with_maps else None
         latents = generator.generate(prompt, request, settings, subjects, progress=tick, on_routing=maps)
         step_times[:] = [b - a for a, b in zip(marks, marks[1:])]
         return latents
 
+    floors = Floors(generator, prompt, size, floor_steps(steps, settings, subjects))
     with torch.no_grad():
-        total = median_time(denoise, c.device, repeats)
+        denoise()  # warm-up
+        rounds = [(timed(denoise, c.device), *floors.measure()) for _ in range(repeats)]
         latents = denoise()
         decode = median_time(lambda: generator.decode(latents, size, size), c.device, 1)
-        floor = sum(count * median_time(bare_forward(generator, prompt, size, extra), c.device, repeats)
-                    for extra, count in floor_layouts(steps, settings, subjects).items())
+    total, floor, same_keys = (statistics.median(column) for column in zip(*rounds))
     return {"size": size, "subjects": len(encodings), "maps": with_maps, "denoise_s": total, "floor_s": floor,
-            "overhead": total / floor - 1, "median_step_s": statistics.median(step_times), "decode_s": decode,
-            "peak_gib": peak_memory_gib(c.device)}
+            "overhead": statistics.median(t / f - 1 for t, f, _ in rounds), "same_keys_s": same_keys,
+            "overhead_same_keys": statistics.median(t / k - 1 for t, _, k in rounds),
+            "median_step_s": statistics.median(step_times), "decode_s": decode, "peak_gib": peak_memory_gib(c.device)}
 
 
 def print_rows(rows: list[dict[str, Any]], device: torch.device) -> None:
-    print(f"{'size':>5} {'subj':>4} {'maps':>4} {'denoise s':>10} {'floor s':>9} {'overhead':>9} {'s/step':>8} "
-          f"{'decode s':>9} {'peak GiB':>9}  vs published H100")
+    print(f"{'size':>5} {'subj':>4} {'maps':>4} {'denoise s':>10} {'floor s':>9} {'overhead':>9} {'keys s':>8} "
+          f"{'overhead':>9} {'s/step':>8} {'decode s':>9} {'peak GiB':>9}  vs published H100")
     for r in rows:
         published = PUBLISHED_H100.get((r["size"], r["subjects"])) if device.type == "cuda" else None
         versus = f"{published / (r['denoise_s'] + r['decode_s']):.1f}x faster" if published else "-"
-        print(f"{r['size']:>5} {r['subjects']:>4} {'yes' if r['maps'] else 'no':>4} {r['denoise_s']:>10.3f} {r['floor_s']:>9.3f} "
-              f"{r['overhead']:>+9.1%} {r['median_step_s']:>8.4f} {r['decode_s']:>9.3f} {r['peak_gib']:>9.2f}  {versus}")
+        print(f"{r['size']:>5} {r['subjects']:>4} {'yes' if r['maps'] else 'no':>4} {r['denoise_s']:>10.3f} "
+              f"{r['floor_s']:>9.3f} {r['overhead']:>+9.1%} {r['same_keys_s']:>8.3f} {r['overhead_same_keys']:>+9.1%} "
+              f"{r['median_step_s']:>8.4f} {r['decode_s']:>9.3f} {r['peak_gib']:>9.2f}  {versus}")
 
 
 def golden_pictures() -> list:
@@ -238,7 +296,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--steps", type=int, default=25)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--sizes", type=int, nargs="*", help="panel sizes (default 512 on cpu, 512 1024 on cuda)")
     args = parser.parse_args(argv)
     if args.device == "cuda":
