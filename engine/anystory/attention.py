@@ -104,7 +104,9 @@ def routing_maps(processor: AnyStoryAttnProcessor, inputs: RoutingInputs, norm_q
     logits = torch.bmm(query, key.transpose(1, 2))
     if allow is not None:
         logits = logits.masked_fill(~allow, float("-inf"))
-    maps = torch.zeros_like(logits).scatter_(1, logits.argmax(dim=1, keepdim=True), 1.0)
+    # argmax over a contiguous last dimension: along the short subject dimension it is ~8x slower
+    winner = logits.transpose(1, 2).contiguous().argmax(dim=2)
+    maps = torch.zeros_like(logits).scatter_(1, winner[:, None], 1.0)
     return maps if allow is None else maps * allow
 
 
@@ -126,7 +128,6 @@ class Layout:
         if self.ref_bias is not None and self.n_ref:
             zeros = self.ref_bias.new_zeros(*self.ref_bias.shape[:3], self.n_queries)
             self.key_bias = torch.cat([zeros, self.ref_bias], dim=-1)
-        self._subject_blocks: Optional[torch.Tensor] = None
         self._buffer: Optional[torch.Tensor] = None
 
     @property
@@ -137,22 +138,20 @@ class Layout:
     def n_keys(self) -> int:
         return self.n_queries + self.n_ref
 
-    def subject_blocks(self, device: torch.device) -> torch.Tensor:
-        """(subjects, keys): -100 on each subject's own subject and reference tokens, else 0."""
-        if self._subject_blocks is None:
-            blocks = torch.zeros(self.n_subjects, self.n_keys, device=device, dtype=self.dtype)
-            for start, count in ((self.n_text, self.n_redux), (self.n_queries, self.n_ref)):
-                per = count // self.n_subjects
-                for j in range(self.n_subjects):
-                    blocks[j, start + j * per:start + (j + 1) * per] = MASKED
-            self._subject_blocks = blocks
-        return self._subject_blocks
+    def subject_columns(self) -> list[tuple[int, slice]]:
+        """(subject, key columns) of each subject's subject tokens and reference keys."""
+        columns = []
+        for start, count in ((self.n_text, self.n_redux), (self.n_queries, self.n_ref)):
+            per = count // self.n_subjects if self.n_subjects else 0
+            columns += [(j, slice(start + j * per, start + (j + 1) * per)) for j in range(self.n_subjects) if per]
+        return columns
 
     def routed_bias(self, maps: torch.Tensor) -> torch.Tensor:
         """(b, 1, queries, keys) bias keeping each image token off the subject and reference
         tokens of the subjects its 0/1 `maps` (b, subjects, image tokens) do not give it.
-        Rows are padded to 8 keys so fused kernels take the bias without a copy; the buffer is
-        reused by every layer of the forward (its text rows never change)."""
+        Rows are padded to 8 keys so fused kernels take the bias without a copy. The buffer is
+        reused by every layer of the forward: its text rows and the image rows' text and image
+        columns never change, so a layer writes only its subjects' columns of the image rows."""
         b, head = maps.shape[0], self.n_text + self.n_redux
         if self._buffer is None:
             padded = -(-self.n_keys // 8) * 8
@@ -160,11 +159,13 @@ class Layout:
                                        dtype=self.dtype)[..., :self.n_keys]
             if self.key_bias is not None:
                 self._buffer[:, :, :head] = self.key_bias
-        refused = (1.0 - maps).transpose(1, 2).to(self.dtype)  # b, image tokens, subjects
-        image_rows = torch.matmul(refused, self.subject_blocks(maps.device))
-        if self.key_bias is not None:
-            image_rows += self.key_bias[:, 0]
-        self._buffer[:, 0, head:] = image_rows
+        refused = ((1.0 - maps) * MASKED).to(self.dtype).transpose(1, 2)  # b, image tokens, subjects
+        rows = self._buffer[:, 0, head:]
+        for j, columns in self.subject_columns():
+            block = rows[..., columns]
+            block.copy_(refused[..., j:j + 1].expand_as(block))
+            if self.key_bias is not None and columns.start >= self.n_queries:
+                block.add_(self.key_bias[:, 0, :, columns])
         return self._buffer
 
 
