@@ -10,7 +10,8 @@ Two floors per panel, from bare diffusers transformer forwards (stock processors
   prompt plus the subject and router tokens that step uses appended to the text stream, and
   the reference tokens too on the one step that fills the reference cache.
 - "same keys": the floor plus, on every later step that attends to the reference, what
-  attending over those cached reference keys as extra keys costs in every attention layer
+  attending over the cached reference keys (those inside the subjects' masks: the engine
+  leaves the others out) as extra keys costs in every attention layer
   (bare attention at the step's shape timed with and without them). The gap between the
   floors is inherent to attending over more keys; what is left above "same keys" is our
   overhead: biases, routing maps, the LoRA streams, copies, Python.
@@ -112,13 +113,15 @@ def floor_steps(steps: int, settings: dict, subjects) -> list[tuple[int, int]]:
     the later steps that attend to it."""
     count = 0 if subjects is None else subjects.count
     layouts, ref_filled = [], False
+    if count:  # the keys the engine's reference cache keeps (engine.anystory.attention.reference_cache)
+        attended = int(subjects.ref_mask.sum()) if settings["enable_ref_mask"] else subjects.ref_tokens.shape[1]
     for plan in plan_steps(steps, settings, count):
         extra = (subjects.redux.shape[1] if plan.redux else 0) + (subjects.router.shape[1] if plan.router else 0)
         keys = 0
         if plan.ref and not ref_filled:
             extra, ref_filled = extra + subjects.ref_tokens.shape[1], True
         elif plan.ref:
-            keys = subjects.ref_tokens.shape[1]
+            keys = attended
         layouts.append((extra, keys))
     return layouts
 

@@ -19,7 +19,7 @@ from diffusers.pipelines.flux.pipeline_flux import calculate_shift, retrieve_tim
 from diffusers.utils.torch_utils import randn_tensor
 
 from engine.base import CancelFn, EngineError, ProgressFn, check_cancel
-from engine.anystory.attention import reference_bias
+from engine.anystory.attention import ReferenceCache, reference_cache
 from engine.anystory.params import StepPlan
 from engine.anystory.transformer import RoutingHook, StepInputs, StreamTransformer
 
@@ -105,14 +105,13 @@ def _timesteps(scheduler, steps: int, image_tokens: int, device) -> torch.Tensor
     return timesteps
 
 
-def _step_inputs(plan: StepPlan, subjects: Optional[Subjects], settings: dict[str, Any], ref_kv,
-                 ref_bias, on_routing: Optional[RoutingHook]) -> StepInputs:
+def _step_inputs(plan: StepPlan, subjects: Optional[Subjects], settings: dict[str, Any],
+                 ref: Optional[ReferenceCache], on_routing: Optional[RoutingHook]) -> StepInputs:
     if subjects is None or not plan.conditioned:
         return StepInputs()
     return StepInputs(
         redux=subjects.redux * settings["redux_scale"] if plan.redux else None,
-        ref_kv=ref_kv if plan.ref else None,
-        ref_bias=ref_bias,
+        ref=ref if plan.ref else None,
         router=subjects.router if plan.router else None,
         router_ids=torch.zeros(subjects.router.shape[1], 3, device=subjects.router.device,
                                dtype=subjects.ref_ids.dtype) if plan.router else None,
@@ -132,15 +131,15 @@ def denoise(model: StreamTransformer, scheduler_config: dict, latents: torch.Ten
     scheduler = FlowMatchEulerDiscreteScheduler.from_config(scheduler_config)
     timesteps = _timesteps(scheduler, len(plans), latents.shape[1], device)
     guide = torch.tensor([guidance], device=device) if model.model.config.guidance_embeds else None
-    ref_bias = None if subjects is None else reference_bias(
-        subjects.ref_mask, settings["enable_ref_mask"], settings["ref_shift"], latents.dtype)
-    ref_kv = None
+    ref = None
     for i, (t, plan) in enumerate(zip(timesteps, plans)):
         check_cancel(cancel)
-        if plan.ref and (ref_kv is None or not settings["enable_ref_cache"]):
-            ref_kv = model.reference_kv(subjects.ref_tokens, subjects.ref_ids, subjects.count, prompt.pooled, guide)
+        if plan.ref and (ref is None or not settings["enable_ref_cache"]):
+            kv = model.reference_kv(subjects.ref_tokens, subjects.ref_ids, subjects.count, prompt.pooled, guide)
+            ref = reference_cache(kv, subjects.ref_mask, subjects.count, settings["enable_ref_mask"],
+                                  settings["ref_shift"], latents.dtype)
         hook = None if on_routing is None else (lambda layer, maps, i=i: on_routing(i, layer, maps))
-        step = _step_inputs(plan, subjects, settings, ref_kv, ref_bias, hook)
+        step = _step_inputs(plan, subjects, settings, ref, hook)
         timestep = t.expand(latents.shape[0]).to(latents.dtype) / 1000
         noise = model(latents, timestep, guide, prompt.pooled, prompt.embeds, prompt.ids, ids, step)
         latents = scheduler.step(noise, t, latents, return_dict=False)[0]

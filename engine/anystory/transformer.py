@@ -17,12 +17,11 @@ from typing import Callable, NamedTuple, Optional
 import torch
 from torch import nn
 
-from engine.anystory.attention import (Layout, RoutingInputs, attend, attend_per_subject, main_bias, rope,
-                                       routing_maps)
+from engine.anystory.attention import (KV, Layout, ReferenceCache, RoutingInputs, attend, attend_per_subject,
+                                       main_bias, rope, routing_maps)
 from engine.anystory.lora import Lin, StreamLoRA
 from engine.anystory.streams import Projected, Side, double_side, finish, project, single_side
 
-KV = tuple[torch.Tensor, torch.Tensor]
 RoutingHook = Callable[[int, torch.Tensor], None]
 
 
@@ -31,8 +30,7 @@ class StepInputs:
     """The conditioning of one forward pass; None / empty means the stream is off."""
 
     redux: Optional[torch.Tensor] = None  # (b, subjects*81, joint_dim), already scaled
-    ref_kv: Optional[list[KV]] = None  # per attention layer, (b, n_ref, heads, head_dim)
-    ref_bias: Optional[torch.Tensor] = None  # (b, 1, 1, n_ref): ref_shift and reference mask
+    ref: Optional[ReferenceCache] = None  # the reference keys/values of every attention layer
     router: Optional[torch.Tensor] = None  # (b, subjects*9, joint_dim)
     router_ids: Optional[torch.Tensor] = None
     n_subjects: int = 0
@@ -121,9 +119,9 @@ class StreamTransformer:
         freqs = m.pos_embed(ids)
         n_ctx = c.shape[1]
         r = None if step.router is None else self.embed_router(step.router.to(text.dtype))
-        n_ref = 0 if step.ref_kv is None else step.ref_kv[0][0].shape[1]
-        layout = Layout(text.shape[1], n_redux, h.shape[1], n_ref, step.n_subjects, h.dtype,
-                        step.ref_bias if n_ref else None)
+        ref = step.ref
+        layout = Layout(text.shape[1], n_redux, h.shape[1], () if ref is None else ref.counts, step.n_subjects,
+                        h.dtype, None if ref is None else ref.bias)
         ps = _Pass(temb, freqs, (freqs[0][n_ctx:], freqs[1][n_ctx:]),
                    None if r is None else m.pos_embed(step.router_ids), layout, step)
         for i in range(self.n_double):
@@ -173,7 +171,7 @@ class StreamTransformer:
             if step.on_routing is not None:
                 step.on_routing(i, maps)
             router_out = attend(router.query, _cat(image.key, router.key), _cat(image.value, router.value))
-        if step.ref_kv is not None:
-            ref_key, ref_value = step.ref_kv[i]
+        if step.ref is not None:
+            ref_key, ref_value = step.ref.kv[i]
             key, value = _cat(key, ref_key), _cat(value, ref_value)
         return attend(query, key, value, main_bias(ps.layout, maps)), router_out
