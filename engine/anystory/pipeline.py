@@ -106,7 +106,7 @@ def _timesteps(scheduler, steps: int, image_tokens: int, device) -> torch.Tensor
 
 
 def _step_inputs(plan: StepPlan, subjects: Optional[Subjects], settings: dict[str, Any],
-                 ref: Optional[ReferenceCache], on_routing: Optional[RoutingHook]) -> StepInputs:
+                 ref: Optional[ReferenceCache], on_routing: Optional[RoutingHook], layouts: dict) -> StepInputs:
     if subjects is None or not plan.conditioned:
         return StepInputs()
     return StepInputs(
@@ -118,6 +118,7 @@ def _step_inputs(plan: StepPlan, subjects: Optional[Subjects], settings: dict[st
         n_subjects=subjects.count,
         allow=subjects.allow,
         on_routing=on_routing if plan.router else None,
+        layouts=layouts,
     )
 
 
@@ -131,7 +132,7 @@ def denoise(model: StreamTransformer, scheduler_config: dict, latents: torch.Ten
     scheduler = FlowMatchEulerDiscreteScheduler.from_config(scheduler_config)
     timesteps = _timesteps(scheduler, len(plans), latents.shape[1], device)
     guide = torch.tensor([guidance], device=device) if model.model.config.guidance_embeds else None
-    ref = None
+    ref, layouts = None, {}
     for i, (t, plan) in enumerate(zip(timesteps, plans)):
         check_cancel(cancel)
         if plan.ref and (ref is None or not settings["enable_ref_cache"]):
@@ -139,7 +140,7 @@ def denoise(model: StreamTransformer, scheduler_config: dict, latents: torch.Ten
             ref = reference_cache(kv, subjects.ref_mask, subjects.count, settings["enable_ref_mask"],
                                   settings["ref_shift"], latents.dtype)
         hook = None if on_routing is None else (lambda layer, maps, i=i: on_routing(i, layer, maps))
-        step = _step_inputs(plan, subjects, settings, ref, hook)
+        step = _step_inputs(plan, subjects, settings, ref, hook, layouts)
         timestep = t.expand(latents.shape[0]).to(latents.dtype) / 1000
         noise = model(latents, timestep, guide, prompt.pooled, prompt.embeds, prompt.ids, ids, step)
         latents = scheduler.step(noise, t, latents, return_dict=False)[0]

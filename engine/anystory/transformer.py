@@ -36,6 +36,7 @@ class StepInputs:
     n_subjects: int = 0
     allow: Optional[torch.Tensor] = None  # (b, subjects, image tokens) bool: where boxes let subjects go
     on_routing: Optional[RoutingHook] = None  # called with (layer, 0/1 maps) when the router routes
+    layouts: Optional[dict] = None  # Layouts (and their bias buffers) by token counts, kept for a whole render
 
 
 class ImageTokens(NamedTuple):
@@ -119,9 +120,7 @@ class StreamTransformer:
         freqs = m.pos_embed(ids)
         n_ctx = c.shape[1]
         r = None if step.router is None else self.embed_router(step.router.to(text.dtype))
-        ref = step.ref
-        layout = Layout(text.shape[1], n_redux, h.shape[1], () if ref is None else ref.counts, step.n_subjects,
-                        h.dtype, None if ref is None else ref.bias)
+        layout = self._layout(step, text.shape[1], n_redux, h.shape[1], h.dtype)
         ps = _Pass(temb, freqs, (freqs[0][n_ctx:], freqs[1][n_ctx:]),
                    None if r is None else m.pos_embed(step.router_ids), layout, step)
         for i in range(self.n_double):
@@ -130,6 +129,18 @@ class StreamTransformer:
         for i in range(self.n_double, len(self.blocks)):
             x, r = self._single(i, x, r, n_ctx, ps)
         return m.proj_out(m.norm_out(x[:, n_ctx:], temb))
+
+    @staticmethod
+    def _layout(step: StepInputs, n_text: int, n_redux: int, n_image: int, dtype: torch.dtype) -> Layout:
+        """The step's Layout, from `step.layouts` when an earlier step of the render built it."""
+        ref = step.ref
+        counts = () if ref is None else ref.counts
+        key = (n_text, n_redux, n_image, counts)
+        layouts = {} if step.layouts is None else step.layouts
+        if key not in layouts:
+            layouts[key] = Layout(n_text, n_redux, n_image, counts, step.n_subjects, dtype,
+                                  None if ref is None else ref.bias)
+        return layouts[key]
 
     def _double(self, i: int, c, h, r, ps: _Pass):
         image_side, context_side = self.main[i]
