@@ -107,7 +107,8 @@ def routing_maps(processor: AnyStoryAttnProcessor, inputs: RoutingInputs, norm_q
     query = rope(norm_q(query.unflatten(-1, (-1, head_dim))), rope_router)
     query = query.float().unflatten(1, (n_subjects, -1)).mean(dim=(2, 3))  # b, subjects, d
     key = inputs.image_key + processor.key_update(inputs.image_x)
-    key = rope(norm_k(key.unflatten(-1, (-1, head_dim))), rope_image).float().mean(dim=2)  # b, tokens, d
+    # the rotary embedding turns every head of a token alike, so it can follow the head mean
+    key = rope(norm_k(key.unflatten(-1, (-1, head_dim))).float().mean(dim=2, keepdim=True), rope_image)[:, :, 0]
     logits = torch.bmm(query, key.transpose(1, 2))
     if allow is not None:
         logits = logits.masked_fill(~allow, float("-inf"))
