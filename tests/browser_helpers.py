@@ -24,9 +24,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_app(data_dir: Path, port: int, log_path: Path) -> subprocess.Popen:
-    """launch.py with the draft engine on 127.0.0.1:port; returns once the page answers."""
-    env = {**os.environ, "ANYSTORY_ENGINE": "draft", "ANYSTORY_SEGMENTER": "fallback"}
+def start_app(data_dir: Path, port: int, log_path: Path, **env_vars: str) -> subprocess.Popen:
+    """launch.py on 127.0.0.1:port, with the draft engine unless `env_vars` say otherwise;
+    returns once the page answers."""
+    env = {**os.environ, "ANYSTORY_ENGINE": "draft", "ANYSTORY_SEGMENTER": "fallback", **env_vars}
     log = open(log_path, "w")
     proc = subprocess.Popen([sys.executable, str(ROOT / "launch.py"), "--port", str(port), "--data-dir",
                              str(data_dir)], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
