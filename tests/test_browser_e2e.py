@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from story import panels
+from story import panels, renders
 from story.sample import load_sample
 from story.studio import Studio
 from tests.browser_helpers import (ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, choose, click_image_and_wait, click_image_at, fill,
@@ -203,6 +203,28 @@ def test_two_tabs_editing_one_panel_get_a_conflict_not_a_loss(app, browser):
     second.wait_for_function(
         "() => [...document.querySelectorAll('#panel-caption textarea, #panel-caption input')]"
         ".some(e => e.value === 'Saved by the first tab.')")
+
+    # Renders queued from both tabs at once run one after another (one worker per device).
+    studio = Studio.open(data)
+    try:
+        panel_id = panels.list_panels(studio, "The Lantern in the Woods")[0].id
+        before = {r.id for r in renders.list_renders(studio, panel_id)}
+    finally:
+        studio.close()
+    for page in pages:
+        page.click("#rerender-panel")
+
+    def both_done() -> list:
+        studio = Studio.open(data)
+        try:
+            new = [r for r in renders.list_renders(studio, panel_id) if r.id not in before]
+        finally:
+            studio.close()
+        return new if len(new) == 2 and all(r.status == "done" for r in new) else []
+
+    assert eventually(lambda: bool(both_done()))
+    first_job, second_job = sorted(both_done(), key=lambda r: r.started_at)
+    assert first_job.finished_at <= second_job.started_at
     for page in pages:
         page.close()
 
