@@ -13,6 +13,9 @@ from story.views import PanelView, RenderView
 
 POLL_S = 0.25
 PENDING = ("queued", "running")
+JOB_SETTINGS = {"routing_maps": True}
+"""Every render from the app keeps its routing maps, so the overlay can show where each
+character went for any render of the history (bench/render_bench.py --routing-maps: the cost)."""
 
 
 def follow(ctx: AppContext, jobs: list[RenderView], progress: gr.Progress, what: str) -> list[RenderView]:
@@ -45,14 +48,15 @@ def report(finished: list[RenderView]) -> None:
 
 def render_panel(ctx: AppContext, view: PanelView, seed: Any, variants: int, progress: gr.Progress) -> None:
     """Queue `variants` renders of a panel (seed "same" or "new") and wait for them."""
-    jobs = queue.enqueue(ctx.studio, view.id, engine=ctx.engine_name(), seed=seed, variants=variants)
+    jobs = queue.enqueue(ctx.studio, view.id, engine=ctx.engine_name(), seed=seed, variants=variants,
+                         settings=JOB_SETTINGS)
     what = f"Panel {view.number}" + (f", {variants} variants" if variants > 1 else "")
     report(follow(ctx, jobs, progress, what))
 
 
 def render_missing(ctx: AppContext, project_id: int, progress: gr.Progress) -> None:
     """Queue every panel without a selected render and wait for all of them."""
-    batch = queue.render_missing(ctx.studio, project_id, engine=ctx.engine_name())
+    batch = queue.render_missing(ctx.studio, project_id, engine=ctx.engine_name(), settings=JOB_SETTINGS)
     for reason in batch.skipped:
         gr.Warning(f"Skipped {reason}")
     if not batch.jobs:
