@@ -95,9 +95,3 @@ def failure_note(ctx: AppContext, view: PanelView) -> str:
         return f"*{history[-1].notes}*"
     return ""
 
-
-def advanced_help(ctx: AppContext) -> str:
-    engine = ctx.engine_name()
-    if engine == "draft":
-        return "The draft engine has no advanced settings: leave this empty (`{}`)."
-    return f"Advanced settings of the **{engine}** engine, as a JSON object of name: value."

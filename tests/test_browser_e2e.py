@@ -8,7 +8,6 @@ Screenshots of every stage go to test-artifacts/.
 """
 from __future__ import annotations
 
-import re
 import urllib.parse
 from pathlib import Path
 
@@ -17,8 +16,8 @@ import pytest
 from story import panels
 from story.sample import load_sample
 from story.studio import Studio
-from tests.browser_helpers import (ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, choose, click_image_at, fill,
-                                   free_port, http_status, shot, start_app, stop_app)
+from tests.browser_helpers import (ARTIFACTS, CHROMIUM, ROOT, choose, chromium, click_image_at, fill, http_status,
+                                   open_page, served_app, shot, wait_toast)
 
 pytestmark = [
     pytest.mark.browser,
@@ -30,39 +29,19 @@ PANELS = [
     ("Mira holds up a glowing paper fish", "Every stall sold light.", "It's warm!"),
     ("Mira waves goodbye at the market gate at dawn", "By morning it was gone.", "See you next moon."),
 ]
-TIMEOUT = 60_000
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     data = tmp_path_factory.mktemp("data")
-    port = free_port()
-    ARTIFACTS.mkdir(exist_ok=True)
-    proc = start_app(data, port, ARTIFACTS / "server.log")
-    yield f"http://127.0.0.1:{port}", data
-    stop_app(proc)
+    with served_app(data) as url:
+        yield url, data
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-def open_page(browser, url: str):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    page.set_default_timeout(TIMEOUT)
-    page.goto(url)
-    page.wait_for_selector("#open-sample")
-    return page
-
-
-def wait_toast(page, pattern: str) -> None:
-    page.locator(".toast-body", has_text=re.compile(pattern)).first.wait_for(state="visible")
+    with chromium() as chromium_browser:
+        yield chromium_browser
 
 
 def stored_panels(data: Path):
