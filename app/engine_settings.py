@@ -62,10 +62,15 @@ def label(param: dict[str, Any]) -> str:
 
 
 def info(param: dict[str, Any]) -> str:
-    """The help text with the default(s), e.g. "… Default 0 (0.09 with several characters)."."""
-    default, multi = param["default"], param.get("default_multi")
-    several = f" ({multi} with several characters)" if multi is not None else ""
+    """The help text with the default(s), e.g. "… Default 0.0 (0.09 with several characters)."."""
+    default, multi = _plain(param["default"]), param.get("default_multi")
+    several = f" ({_plain(multi)} with several characters)" if multi is not None else ""
     return f"{param['help']} Default {default}{several}."
+
+
+def _plain(value: Any) -> str:
+    """A default as a writer reads it: switches are on/off."""
+    return ("on" if value else "off") if isinstance(value, bool) else str(value)
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,8 @@ def test_the_overlay_shows_a_boxed_character_inside_its_box(tmp_path):
         # Panel 3: Mira and Rusty, neither boxed. Mira is first under "Box for".
         page.locator("#panel-strip .thumbnail-item").nth(2).click()
         page.locator("#panel-title", has_text="Panel 3 of 5").wait_for()
+        page.get_by_text("Engine settings (advanced)").click()
+        page.get_by_text("The draft engine has no advanced settings.").wait_for()
         page.locator("#box-for input").first.wait_for()
         assert page.locator("#box-for input").first.input_value() == "Mira"
         click_image_at(page, "panel-preview", BOX[0], BOX[1])

@@ -56,6 +56,7 @@ def test_controls_show_bounds_defaults_and_help_with_layout_freedom_first():
     assert freedom.label == "Layout freedom" and "without the characters" in freedom.info
     assert "Default 0.0 (0.09 with several characters)." in by_id["engine-ref-start-at"].info
     assert isinstance(by_id["engine-enable-router"], gr.Checkbox)
+    assert by_id["engine-enable-router"].info.endswith("Default off (on with several characters).")
     assert isinstance(by_id["engine-tokens"], gr.Number) and by_id["engine-tokens"].precision == 0
     assert reset is not None
     with gr.Blocks():
