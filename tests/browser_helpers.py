@@ -119,6 +119,19 @@ def click_image_at(page, elem_id: str, fx: float, fy: float) -> None:
     page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
 
 
+def click_image_and_wait(page, elem_id: str, fx: float, fy: float) -> None:
+    """click_image_at, then wait until the app has redrawn that picture: Gradio sends each
+    click with the state of that moment, so a second click must wait for the first's answer."""
+    image = page.locator(f"#{elem_id} img").first
+    image.wait_for(state="visible")
+    before = image.get_attribute("src")
+    click_image_at(page, elem_id, fx, fy)
+    page.wait_for_function(
+        "([id, before]) => { const img = document.querySelector(`#${id} img`); return img && img.src !== before; }",
+        arg=[elem_id, before],
+    )
+
+
 def toast_text(page) -> Iterator[str]:
     return (t.strip() for t in page.locator(".toast-body").all_inner_texts())
 

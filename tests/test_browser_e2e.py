@@ -8,16 +8,18 @@ Screenshots of every stage go to test-artifacts/.
 """
 from __future__ import annotations
 
+import time
 import urllib.parse
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from story import panels
 from story.sample import load_sample
 from story.studio import Studio
-from tests.browser_helpers import (ARTIFACTS, CHROMIUM, ROOT, choose, chromium, click_image_at, fill, http_status,
-                                   open_page, served_app, shot, wait_toast)
+from tests.browser_helpers import (ARTIFACTS, CHROMIUM, ROOT, TIMEOUT_MS, choose, chromium, click_image_and_wait,
+                                   click_image_at, fill, http_status, open_page, served_app, shot, wait_toast)
 
 pytestmark = [
     pytest.mark.browser,
@@ -42,6 +44,16 @@ def app(tmp_path_factory):
 def browser():
     with chromium() as chromium_browser:
         yield chromium_browser
+
+
+def eventually(check, seconds: float = 30.0) -> bool:
+    """Poll `check` until it is true (the worker commits a moment after the UI updates)."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
 
 
 def stored_panels(data: Path):
@@ -82,9 +94,9 @@ def test_writer_builds_renders_and_exports_a_story(app, browser):
         fill(page, "panel-prompt", prompt)
         page.locator("#panel-cast").get_by_label("Mira").check()
         if number == 1:  # a box for Mira: two corners clicked on the panel preview
-            page.locator("#box-for input").first.wait_for()
-            click_image_at(page, "panel-preview", 0.1, 0.2)
-            click_image_at(page, "panel-preview", 0.6, 0.9)
+            expect(page.locator("#box-for input").first).to_have_value("Mira")
+            click_image_and_wait(page, "panel-preview", 0.1, 0.2)
+            click_image_and_wait(page, "panel-preview", 0.6, 0.9)
         fill(page, "panel-caption", caption)
         choose(page, "balloon-speaker-0", "Mira")
         fill(page, "balloon-text-0", line)
@@ -101,8 +113,8 @@ def test_writer_builds_renders_and_exports_a_story(app, browser):
 
     # Render the story with the draft engine.
     page.click("#render-missing")
-    page.locator("#panel-strip img[src*='not_rendered']").first.wait_for(state="detached")
-    assert all(p.selected_render_id for p in stored_panels(data))
+    expect(page.locator("#panel-strip img[src*='not_rendered']")).to_have_count(0, timeout=TIMEOUT_MS)
+    assert eventually(lambda: all(p.selected_render_id for p in stored_panels(data)))
     shot(page, "05-rendered")
 
     # Re-render panel 2, then pick in its history: first the old render, then the new one.
@@ -111,9 +123,8 @@ def test_writer_builds_renders_and_exports_a_story(app, browser):
     first_render = stored_panels(data)[1].selected_render_id
     page.click("#rerender-panel")
     page.locator("#history .thumbnail-item").nth(1).wait_for()
-    second_panel = stored_panels(data)[1]
-    assert second_panel.selected_render_id != first_render
-    new_render = second_panel.selected_render_id
+    assert eventually(lambda: stored_panels(data)[1].selected_render_id != first_render)
+    new_render = stored_panels(data)[1].selected_render_id
     page.locator("#history .thumbnail-item").nth(1).click()   # newest first: [new, old]
     wait_toast(page, f"now uses render #{first_render}")
     page.locator("#history .thumbnail-item").nth(0).click()

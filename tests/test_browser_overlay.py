@@ -17,7 +17,7 @@ from PIL import Image
 
 from story import panels
 from story.studio import Studio
-from tests.browser_helpers import ARTIFACTS, CHROMIUM, chromium, click_image_at, open_page, served_app, shot
+from tests.browser_helpers import ARTIFACTS, CHROMIUM, chromium, click_image_and_wait, open_page, served_app, shot
 
 pytestmark = [
     pytest.mark.browser,
@@ -45,8 +45,8 @@ def test_the_overlay_shows_a_boxed_character_inside_its_box(tmp_path):
         page.get_by_text("The draft engine has no advanced settings.").wait_for()
         page.locator("#box-for input").first.wait_for()
         assert page.locator("#box-for input").first.input_value() == "Mira"
-        click_image_at(page, "panel-preview", BOX[0], BOX[1])
-        click_image_at(page, "panel-preview", BOX[2], BOX[3])
+        click_image_and_wait(page, "panel-preview", BOX[0], BOX[1])
+        click_image_and_wait(page, "panel-preview", BOX[2], BOX[3])
         shot(page, "overlay-1-box-drawn")
         page.click("#render-panel")
         page.locator("#history .thumbnail-item").first.wait_for()

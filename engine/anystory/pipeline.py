@@ -1,0 +1,188 @@
+"""The denoising loop: FLUX flow matching with AnyStory's per-step conditioning schedule.
+
+Follows the published `generate` (itself diffusers' FluxPipeline loop): sigmas
+linspace(1, 1/steps), the resolution-dependent shift `mu`, Euler steps of
+FlowMatchEulerDiscreteScheduler. Per step, `plan_steps` says which streams are on. The
+reference stream runs once, before the first step that uses it (the published reference
+cache; with enable_ref_cache off it reruns at every such step, which gives the same values).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import numpy as np
+import torch
+from PIL import Image
+from diffusers import FlowMatchEulerDiscreteScheduler, FluxPipeline
+from diffusers.pipelines.flux.pipeline_flux import calculate_shift, retrieve_timesteps
+from diffusers.utils.torch_utils import randn_tensor
+
+from engine.base import CancelFn, EngineError, ProgressFn, check_cancel
+from engine.anystory.attention import reference_bias
+from engine.anystory.params import StepPlan
+from engine.anystory.transformer import RoutingHook, StepInputs, StreamTransformer
+
+StepHook = Callable[[int, torch.Tensor], None]
+
+
+@dataclass
+class Subjects:
+    """The subjects of one render as device tensors, concatenated in subject order (batch 1)."""
+
+    redux: torch.Tensor  # (1, n*81, joint_dim), unscaled
+    router: torch.Tensor  # (1, n*9, joint_dim)
+    ref_tokens: torch.Tensor  # (1, n*r, channels)
+    ref_ids: torch.Tensor  # (n*r, 3)
+    ref_mask: torch.Tensor  # (1, n*r, 1)
+    count: int
+    allow: Optional[torch.Tensor] = None  # (1, n, image tokens) bool from character boxes, None: free
+
+
+def box_allow(boxes: list[Optional[tuple[float, float, float, float]]], height: int, width: int,
+              device) -> Optional[torch.Tensor]:
+    """(1, subjects, image tokens) bool: the packed-latent tokens (16x16 pixel cells, row-major)
+    whose centres lie in each subject's normalised box (x0, y0, x1, y1); at least the cell under
+    the box centre. A subject without a box may go anywhere; None when no subject has a box."""
+    if all(box is None for box in boxes):
+        return None
+    rows, cols = height // 16, width // 16
+    ys, xs = (torch.arange(rows) + 0.5) / rows, (torch.arange(cols) + 0.5) / cols
+    allow = torch.ones(len(boxes), rows, cols, dtype=torch.bool)
+    for j, box in enumerate(boxes):
+        if box is None:
+            continue
+        x0, y0, x1, y1 = box
+        if not (0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1):
+            raise EngineError(f"a character box must be (x0, y0, x1, y1) with 0 <= x0 < x1 <= 1 and "
+                              f"0 <= y0 < y1 <= 1, not {box}")
+        inside = ((ys >= y0) & (ys < y1))[:, None] & ((xs >= x0) & (xs < x1))[None, :]
+        if not inside.any():
+            inside[min(int((y0 + y1) / 2 * rows), rows - 1), min(int((x0 + x1) / 2 * cols), cols - 1)] = True
+        allow[j] = inside
+    return allow.flatten(1)[None].to(device)
+
+
+def stack_subjects(encodings: list[dict[str, torch.Tensor]]) -> Optional[Subjects]:
+    """Concatenate per-subject encodings (engine.anystory.encoder layout) in subject order."""
+    if not encodings:
+        return None
+
+    def cat(name: str, batch: bool) -> torch.Tensor:
+        return torch.cat([e[name][None] if batch else e[name] for e in encodings], dim=1 if batch else 0)
+
+    return Subjects(cat("redux_embeds", True), cat("router_embeds", True), cat("ref_tokens", True),
+                    cat("ref_ids", False), cat("ref_mask", True), len(encodings))
+
+
+@dataclass
+class Prompt:
+    embeds: torch.Tensor  # (1, tokens, joint_dim)
+    pooled: torch.Tensor  # (1, pooled_dim)
+    ids: torch.Tensor  # (tokens, 3)
+
+
+def initial_latents(pipe: FluxPipeline, height: int, width: int, seed: int, device, dtype) -> torch.Tensor:
+    """Packed starting noise, drawn on the CPU from `seed` (the same on every device), as
+    FluxPipeline.prepare_latents draws it."""
+    channels = pipe.transformer.config.in_channels // 4
+    scale = pipe.vae_scale_factor * 2
+    shape = (1, channels, 2 * (height // scale), 2 * (width // scale))
+    noise = randn_tensor(shape, generator=torch.Generator("cpu").manual_seed(seed), dtype=torch.float32)
+    return FluxPipeline._pack_latents(noise, *shape).to(device=device, dtype=dtype)
+
+
+def image_ids(pipe: FluxPipeline, height: int, width: int, device, dtype) -> torch.Tensor:
+    scale = pipe.vae_scale_factor * 2
+    return FluxPipeline._prepare_latent_image_ids(1, height // scale, width // scale, device, dtype)
+
+
+def _timesteps(scheduler, steps: int, image_tokens: int, device) -> torch.Tensor:
+    sigmas = np.linspace(1.0, 1 / steps, steps)
+    cfg = scheduler.config
+    mu = calculate_shift(image_tokens, cfg.base_image_seq_len, cfg.max_image_seq_len, cfg.base_shift, cfg.max_shift)
+    timesteps, _ = retrieve_timesteps(scheduler, steps, device, sigmas=sigmas, mu=mu)
+    return timesteps
+
+
+def _step_inputs(plan: StepPlan, subjects: Optional[Subjects], settings: dict[str, Any], ref_kv,
+                 ref_bias, on_routing: Optional[RoutingHook]) -> StepInputs:
+    if subjects is None or not plan.conditioned:
+        return StepInputs()
+    return StepInputs(
+        redux=subjects.redux * settings["redux_scale"] if plan.redux else None,
+        ref_kv=ref_kv if plan.ref else None,
+        ref_bias=ref_bias,
+        router=subjects.router if plan.router else None,
+        router_ids=torch.zeros(subjects.router.shape[1], 3, device=subjects.router.device,
+                               dtype=subjects.ref_ids.dtype) if plan.router else None,
+        n_subjects=subjects.count,
+        allow=subjects.allow,
+        on_routing=on_routing if plan.router else None,
+    )
+
+
+def denoise(model: StreamTransformer, scheduler_config: dict, latents: torch.Tensor, ids: torch.Tensor,
+            prompt: Prompt, guidance: float, plans: list[StepPlan], subjects: Optional[Subjects],
+            settings: dict[str, Any], progress: Optional[ProgressFn] = None, cancel: Optional[CancelFn] = None,
+            on_step: Optional[StepHook] = None, on_routing: Optional[Callable[[int, int, torch.Tensor], None]] = None
+            ) -> torch.Tensor:
+    """Run all steps from `latents`; checks `cancel` before and reports `progress` after each."""
+    device = latents.device
+    scheduler = FlowMatchEulerDiscreteScheduler.from_config(scheduler_config)
+    timesteps = _timesteps(scheduler, len(plans), latents.shape[1], device)
+    guide = torch.tensor([guidance], device=device) if model.model.config.guidance_embeds else None
+    ref_bias = None if subjects is None else reference_bias(
+        subjects.ref_mask, settings["enable_ref_mask"], settings["ref_shift"], latents.dtype)
+    ref_kv = None
+    for i, (t, plan) in enumerate(zip(timesteps, plans)):
+        check_cancel(cancel)
+        if plan.ref and (ref_kv is None or not settings["enable_ref_cache"]):
+            ref_kv = model.reference_kv(subjects.ref_tokens, subjects.ref_ids, subjects.count, prompt.pooled, guide)
+        hook = None if on_routing is None else (lambda layer, maps, i=i: on_routing(i, layer, maps))
+        step = _step_inputs(plan, subjects, settings, ref_kv, ref_bias, hook)
+        timestep = t.expand(latents.shape[0]).to(latents.dtype) / 1000
+        noise = model(latents, timestep, guide, prompt.pooled, prompt.embeds, prompt.ids, ids, step)
+        latents = scheduler.step(noise, t, latents, return_dict=False)[0]
+        if on_step is not None:
+            on_step(i, latents)
+        if progress is not None:
+            progress(i + 1, len(plans))
+    return latents
+
+
+def decode(pipe: FluxPipeline, latents: torch.Tensor, height: int, width: int) -> np.ndarray:
+    """Packed latents -> (height, width, 3) float image in [0, 1]."""
+    vae = pipe.vae
+    latents = FluxPipeline._unpack_latents(latents, height, width, pipe.vae_scale_factor)
+    latents = latents / vae.config.scaling_factor + vae.config.shift_factor
+    image = vae.decode(latents.to(vae.dtype), return_dict=False)[0]
+    return pipe.image_processor.postprocess(image, output_type="np")[0]
+
+
+def to_image(image: np.ndarray) -> Image.Image:
+    """A (h, w, 3) float image in [0, 1] as an 8-bit PIL image (rounded, as diffusers does)."""
+    return Image.fromarray((image * 255).round().clip(0, 255).astype(np.uint8))
+
+
+class RoutingAverage:
+    """Collects routing maps (step, layer, (1, subjects, tokens) maps) and averages those of
+    steps >= `first_step` over layers and steps."""
+
+    def __init__(self, first_step: int = 0):
+        self.first_step, self.total, self.count = first_step, None, 0
+
+    def __call__(self, step: int, layer: int, maps: torch.Tensor) -> None:
+        if step >= self.first_step:
+            self.total = maps[0].float() if self.total is None else self.total + maps[0]
+            self.count += 1
+
+    def images(self, height: int, width: int, fallback: Optional[torch.Tensor] = None) -> Optional[list[np.ndarray]]:
+        """Per subject an (height, width) float32 map in [0, 1] (each token cell is 16x16
+        pixels); `fallback` (subjects, tokens) when the router never ran; None without either."""
+        maps = self.total / self.count if self.count else fallback
+        if maps is None:
+            return None
+        grid = maps.float().reshape(maps.shape[0], height // 16, width // 16).cpu()
+        full = grid.repeat_interleave(16, dim=1).repeat_interleave(16, dim=2)
+        return [m.clamp(0, 1).numpy() for m in full]

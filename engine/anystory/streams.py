@@ -1,0 +1,107 @@
+"""How one stream of tokens passes the layers of a FLUX transformer block.
+
+A FLUX double block has an image side (norm1, to_q/k/v, to_out, ff) and a context side
+(norm1_context, add_q/k/v_proj, to_add_out, ff_context); a single block has one set. Text and
+image tokens use them as they are; the reference tokens use the image side with the "ref"
+LoRA, the router tokens the context side with the "router" LoRA (as published). A `Side`
+binds a block's modules to one stream's LoRA once, so the per-step code stays plain.
+The math is diffusers' FluxTransformerBlock / FluxSingleTransformerBlock, split at the
+attention so that several streams can share one attention call.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+from torch import nn
+
+from engine.anystory.attention import rope
+from engine.anystory.lora import Lin, StreamLoRA
+
+_DOUBLE = {  # field -> (image-side module path, context-side module path)
+    "norm": ("norm1", "norm1_context"),
+    "q": ("attn.to_q", "attn.add_q_proj"),
+    "k": ("attn.to_k", "attn.add_k_proj"),
+    "v": ("attn.to_v", "attn.add_v_proj"),
+    "norm_q": ("attn.norm_q", "attn.norm_added_q"),
+    "norm_k": ("attn.norm_k", "attn.norm_added_k"),
+    "out": ("attn.to_out.0", "attn.to_add_out"),
+    "norm2": ("norm2", "norm2_context"),
+    "ff_in": ("ff.net.0", "ff_context.net.0"),
+    "ff_out": ("ff.net.2", "ff_context.net.2"),
+}
+_SINGLE = {"norm": "norm", "q": "attn.to_q", "k": "attn.to_k", "v": "attn.to_v", "norm_q": "attn.norm_q",
+           "norm_k": "attn.norm_k", "mlp": "proj_mlp", "out": "proj_out"}
+_LINEAR = {"q", "k", "v", "out", "ff_out", "mlp"}
+
+
+class Side:
+    """One stream's view of one block: modules by role, linear ones as `Lin` with the LoRA."""
+
+    def __init__(self, block: nn.Module, prefix: str, paths: dict[str, str], lora: Optional[StreamLoRA]):
+        self.double = "norm2" in paths
+        self.head_dim = block.attn.head_dim
+        for role, path in paths.items():
+            module = block.get_submodule(path)
+            if role in _LINEAR:
+                module = Lin(module, lora.get(prefix + path) if lora else None)
+            setattr(self, role, module)
+        norm_linear = paths["norm"] + ".linear"
+        self.modulation = Lin(block.get_submodule(norm_linear), lora.get(prefix + norm_linear) if lora else None)
+        if not self.double:
+            self.act = block.act_mlp
+
+
+def double_side(block: nn.Module, index: int, context: bool, lora: Optional[StreamLoRA] = None) -> Side:
+    paths = {role: pair[int(context)] for role, pair in _DOUBLE.items()}
+    return Side(block, f"transformer_blocks.{index}.", paths, lora)
+
+
+def single_side(block: nn.Module, index: int, lora: Optional[StreamLoRA] = None) -> Side:
+    return Side(block, f"single_transformer_blocks.{index}.", _SINGLE, lora)
+
+
+@dataclass
+class Projected:
+    """A stream's state inside a block, between its input norm and its attention output."""
+
+    x: torch.Tensor  # normalised, modulated tokens
+    query: torch.Tensor  # (b, s, h, d) after qk-norm (and rotary embedding when given)
+    key: torch.Tensor
+    value: torch.Tensor
+    key_proj: torch.Tensor  # key projection before qk-norm (routing maps reuse it)
+    mods: tuple[torch.Tensor, ...]  # remaining modulation: gate/shift/scale as the block needs
+    mlp: Optional[torch.Tensor] = None  # single blocks: the parallel MLP branch
+
+
+def project(side: Side, x: torch.Tensor, temb: torch.Tensor, freqs=None) -> Projected:
+    """Input norm with adaptive modulation, then query/key/value with qk-norm and, when
+    `freqs` is given, the rotary embedding."""
+    chunks = side.modulation(side.norm.silu(temb)).chunk(6 if side.double else 3, dim=1)
+    shift, scale = chunks[0], chunks[1]
+    x_n = side.norm.norm(x) * (1 + scale[:, None]) + shift[:, None]
+    heads = (-1, side.head_dim)
+    key_proj = side.k(x_n)
+    query = side.norm_q(side.q(x_n).unflatten(-1, heads))
+    key = side.norm_k(key_proj.unflatten(-1, heads))
+    if freqs is not None:
+        query, key = rope(query, freqs), rope(key, freqs)
+    value = side.v(x_n).unflatten(-1, heads)
+    mlp = None if side.double else side.act(side.mlp(x_n))
+    return Projected(x_n, query, key, value, key_proj, chunks[2:], mlp)
+
+
+def finish(side: Side, x: torch.Tensor, attn_out: torch.Tensor, p: Projected) -> torch.Tensor:
+    """Output projection, gated residual, and (double blocks) the modulated feed-forward.
+    Dropout layers are left out: this is inference only."""
+    if side.double:
+        gate_msa, shift_mlp, scale_mlp, gate_mlp = p.mods
+        x = x + gate_msa[:, None] * side.out(attn_out)
+        x_n = side.norm2(x) * (1 + scale_mlp[:, None]) + shift_mlp[:, None]
+        x = x + gate_mlp[:, None] * side.ff_out(side.ff_in(x_n))
+    else:
+        x = x + p.mods[0][:, None] * side.out(torch.cat([attn_out, p.mlp], dim=2))
+    if x.dtype == torch.float16:
+        x = x.clip(-65504, 65504)
+    return x
