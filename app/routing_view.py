@@ -34,8 +34,9 @@ def routing_view(studio: Studio, render_id: Optional[int]) -> tuple[Optional[Ima
         return None, f"<p>Render #{render.id} has no characters, so there is nothing to show.</p>"
     maps = load_routing_maps(studio, render)
     if not maps:
-        return None, (f"<p>Render #{render.id} was made without routing maps "
-                      "(before they were kept, or by an engine that has none): re-render to see them.</p>")
+        return None, (f"<p>Render #{render.id} has no routing maps. Renders made before maps were kept have "
+                      "none (re-render to get them), and AnyStory routes a single character only when it has "
+                      "a box.</p>")
     picture = studio.assets.open(render.image_hash)
     picture.thumbnail((DISPLAY, DISPLAY))
     colours = subject_colours(render.params)
