@@ -13,6 +13,9 @@ from story.views import PanelView, RenderView
 
 POLL_S = 0.25
 PENDING = ("queued", "running")
+JOB_SETTINGS = {"routing_maps": True}
+"""Every render from the app keeps its routing maps, so the overlay can show where each
+character went for any render of the history (bench/render_bench.py --routing-maps: the cost)."""
 
 
 def check_engine(ctx: AppContext) -> None:
@@ -55,7 +58,8 @@ def report(finished: Optional[list[RenderView]]) -> None:
 def render_panel(ctx: AppContext, view: PanelView, seed: Any, variants: int, progress: gr.Progress) -> None:
     """Queue `variants` renders of a panel (seed "same" or "new") and wait for them."""
     check_engine(ctx)
-    jobs = queue.enqueue(ctx.studio, view.id, engine=ctx.engine_name(), seed=seed, variants=variants)
+    jobs = queue.enqueue(ctx.studio, view.id, engine=ctx.engine_name(), seed=seed, variants=variants,
+                         settings=JOB_SETTINGS)
     what = f"Panel {view.number}" + (f", {variants} variants" if variants > 1 else "")
     report(follow(ctx, jobs, progress, what))
 
@@ -63,7 +67,7 @@ def render_panel(ctx: AppContext, view: PanelView, seed: Any, variants: int, pro
 def render_missing(ctx: AppContext, project_id: int, progress: gr.Progress) -> None:
     """Queue every panel without a selected render and wait for all of them."""
     check_engine(ctx)
-    batch = queue.render_missing(ctx.studio, project_id, engine=ctx.engine_name())
+    batch = queue.render_missing(ctx.studio, project_id, engine=ctx.engine_name(), settings=JOB_SETTINGS)
     for reason in batch.skipped:
         gr.Warning(f"Skipped {reason}")
     if not batch.jobs:
@@ -102,9 +106,3 @@ def failure_note(ctx: AppContext, view: PanelView) -> str:
         return f"*{history[-1].notes}*"
     return ""
 
-
-def advanced_help(ctx: AppContext) -> str:
-    engine = ctx.engine_name()
-    if engine == "draft":
-        return "The draft engine has no advanced settings: leave this empty (`{}`)."
-    return f"Advanced settings of the **{engine}** engine, as a JSON object of name: value."
