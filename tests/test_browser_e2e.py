@@ -13,6 +13,7 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from story import panels, renders
@@ -77,7 +78,15 @@ def test_writer_builds_renders_and_exports_a_story(app, browser):
     # A character: upload the picture, click on her, see the cut-out, name her, save.
     page.locator("#character-picture input[type=file]").set_input_files(str(ROOT / "assets/sample/mira.png"))
     page.locator("#character-picture img").first.wait_for(state="visible")
-    click_image_at(page, "character-picture", 0.5, 0.62)
+    # The picture shows before the app has taken the upload; a click in that moment is
+    # answered "upload a picture first", and a writer would simply click again.
+    for _ in range(3):
+        click_image_at(page, "character-picture", 0.5, 0.62)
+        try:
+            page.locator("#character-cutout img").wait_for(state="visible", timeout=15_000)
+            break
+        except PlaywrightTimeout:
+            continue
     page.locator("#character-cutout img").wait_for(state="visible")
     shot(page, "02-character-segmented")
     fill(page, "character-name", "Mira")
