@@ -1,7 +1,9 @@
 """Pictures the UI draws for the writer: the selection over a character picture, the
-character boxes over a panel. Presentation only; nothing here is stored."""
+character boxes over a panel, where each character went in a render. Presentation only;
+nothing here is stored."""
 from __future__ import annotations
 
+import html
 from typing import Optional, Sequence
 
 import numpy as np
@@ -88,3 +90,44 @@ def boxes_overlay(
         r = max(5, min(base.size) // 70)
         draw.ellipse((corner[0] - r, corner[1] - r, corner[0] + r, corner[1] + r), fill=BOX, outline="white")
     return base
+
+
+def routing_overlay(
+    image: Image.Image, maps: Sequence[np.ndarray], colours: Sequence[tuple[int, int, int]],
+    strength: float = 0.7,
+) -> Image.Image:
+    """The picture in grey with each character's routing map painted in its colour.
+
+    `maps[i]` (H x W, 0..1) weighs `colours[i]`; maps of another size are resized to the
+    picture's. Where no character went the picture stays grey, so colour means "a character
+    was routed here" and overlapping maps mix their colours."""
+    if len(colours) < len(maps):
+        raise ValueError(f"{len(maps)} routing maps need as many colours, got {len(colours)}")
+    grey = np.asarray(image.convert("L").convert("RGB"), np.float32)
+    if not maps:
+        return Image.fromarray(grey.astype(np.uint8))
+    size = image.size
+    weights = np.stack([_fit(np.asarray(m, np.float32), size) for m in maps])
+    total = weights.sum(axis=0)
+    mix = np.einsum("khw,kc->hwc", weights, np.asarray(colours[: len(maps)], np.float32))
+    mix /= np.maximum(total, 1e-6)[..., None]
+    alpha = (strength * np.clip(total, 0.0, 1.0))[..., None]
+    return Image.fromarray(np.rint(grey * (1 - alpha) + mix * alpha).astype(np.uint8))
+
+
+def _fit(grid: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A map clipped to 0..1 at `size` (W, H), resized bilinearly when it is not."""
+    grid = np.clip(grid, 0.0, 1.0)
+    if grid.shape != (size[1], size[0]):
+        grid = np.asarray(Image.fromarray(grid, "F").resize(size, Image.Resampling.BILINEAR))
+    return grid
+
+
+def legend_html(entries: Sequence[tuple[str, tuple[int, int, int], str]]) -> str:
+    """A legend for the overlay: one colour swatch per (name, colour, note) line."""
+    lines = [
+        f'<li><span class="swatch" style="background: rgb{colour}"></span> <b>{html.escape(name)}</b>'
+        + (f" · {html.escape(note)}" if note else "") + "</li>"
+        for name, colour, note in entries
+    ]
+    return '<ul class="routing-legend">' + "".join(lines) + "</ul>"

@@ -1,14 +1,15 @@
 """The panel editor's form: between a PanelView and the widgets' values, and back.
 
 Render settings live in the panel's `overrides` with the keys story/render_request.py reads
-(width, height, steps, guidance, params: {engine: {...}}).
+(width, height, steps, guidance, params: {engine: {...}}); the engine's own settings are
+shown and stored as app/engine_settings.py says.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
+from app.engine_settings import EngineSettings
 from story.views import PanelView
 
 MAX_BALLOONS = 4
@@ -46,23 +47,6 @@ def panel_settings(view: PanelView, project_defaults: dict[str, Any]) -> dict[st
     return merged
 
 
-def advanced_text(overrides: dict[str, Any], engine: str) -> str:
-    return json.dumps(overrides.get("params", {}).get(engine, {}), indent=2)
-
-
-def parse_advanced(text: str) -> dict[str, Any]:
-    """The advanced settings the writer typed: a JSON object (empty for none)."""
-    if not (text or "").strip():
-        return {}
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"The advanced settings are not valid JSON ({exc.msg}, line {exc.lineno}).") from None
-    if not isinstance(value, dict):
-        raise ValueError('The advanced settings must be a JSON object, e.g. {"name": 0.5}.')
-    return value
-
-
 @dataclass
 class PanelForm:
     """What the writer sees in the editor, as plain values."""
@@ -75,48 +59,58 @@ class PanelForm:
     size: str
     steps: int
     guidance: float
-    advanced: str
+    engine: str
+    advanced: dict[str, Any]  # the engine's settings as shown (EngineSettings.shown)
 
     @classmethod
     def of(cls, view: PanelView, project_defaults: dict[str, Any], engine: str) -> "PanelForm":
         settings = panel_settings(view, project_defaults)
+        stored = view.overrides.get("params", {}).get(engine, {})
         return cls(
             prompt=view.prompt, cast=[c.name for c in view.characters], caption=view.caption,
             balloons=[(b.speaker or NARRATOR, b.kind, b.text) for b in view.balloons],
             seed=view.seed, size=size_label(settings["width"], settings["height"]),
             steps=int(settings["steps"]), guidance=float(settings["guidance"]),
-            advanced=advanced_text(view.overrides, engine),
+            engine=engine, advanced=EngineSettings.of(engine).shown(stored, len(view.characters)),
         )
 
     @classmethod
-    def from_widgets(cls, values: Sequence[Any]) -> "PanelForm":
+    def blank(cls, engine: str) -> "PanelForm":
+        """The editor with no panel open."""
+        return cls("", [], "", [], 0, next(iter(SIZES)), DEFAULTS["steps"], DEFAULTS["guidance"], engine,
+                   EngineSettings.of(engine).shown({}, 0))
+
+    @classmethod
+    def from_widgets(cls, values: Sequence[Any], engine: str) -> "PanelForm":
         """From the editor's inputs in the order of `widgets` in story_tab."""
         prompt, cast, caption, *rest = values
         speakers, kinds, texts = (rest[i * MAX_BALLOONS:(i + 1) * MAX_BALLOONS] for i in range(3))
-        seed, size, steps, guidance, advanced = rest[3 * MAX_BALLOONS:]
+        seed, size, steps, guidance, *advanced = rest[3 * MAX_BALLOONS:]
         balloons = [(s or NARRATOR, k or "speech", (t or "").strip())
                     for s, k, t in zip(speakers, kinds, texts) if (t or "").strip()]
         if seed is None or float(seed) < 0 or float(seed) != int(seed):
             raise ValueError("The seed must be a whole number, 0 or more.")
         return cls(prompt or "", list(cast or []), caption or "", balloons, int(seed), size,
-                   int(steps), float(guidance), advanced or "")
+                   int(steps), float(guidance), engine, EngineSettings.of(engine).from_widgets(advanced))
 
     def widget_values(self) -> list[Any]:
         padded = self.balloons + [(NARRATOR, "speech", "")] * (MAX_BALLOONS - len(self.balloons))
         return ([self.prompt, self.cast, self.caption]
                 + [b[0] for b in padded] + [b[1] for b in padded] + [b[2] for b in padded]
-                + [self.seed, self.size, self.steps, self.guidance, self.advanced])
+                + [self.seed, self.size, self.steps, self.guidance]
+                + EngineSettings.of(self.engine).widget_values(self.advanced))
 
-    def overrides(self, old: dict[str, Any], engine: str) -> dict[str, Any]:
-        """The panel's new overrides: size, steps, guidance and this engine's advanced settings
-        (other engines' advanced settings are kept)."""
+    def overrides(self, old: dict[str, Any], before: "PanelForm") -> dict[str, Any]:
+        """The panel's new overrides: size, steps, guidance and the settings of this form's
+        engine that the writer changed since `before` (other engines' settings are kept)."""
         width, height = parse_size(self.size)
         params = dict(old.get("params", {}))
-        advanced = parse_advanced(self.advanced)
+        advanced = EngineSettings.of(self.engine).stored(
+            params.get(self.engine, {}), before.advanced, self.advanced, len(self.cast))
         if advanced:
-            params[engine] = advanced
+            params[self.engine] = advanced
         else:
-            params.pop(engine, None)
+            params.pop(self.engine, None)
         new = {**old, "width": width, "height": height, "steps": self.steps, "guidance": self.guidance}
         new.pop("params", None)
         return {**new, "params": params} if params else new

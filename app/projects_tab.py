@@ -6,6 +6,7 @@ from typing import Any, Callable, Optional
 
 import gradio as gr
 
+from app import rendering
 from app.common import need_project, user_errors
 from app.export_tab import bundle_file
 from app.context import AppContext
@@ -87,11 +88,13 @@ def build(ctx: AppContext, project: gr.State, header: gr.Markdown, tabs: gr.Tabs
         return created.id, "", gr.Tabs(selected="characters")
 
     @user_errors
-    def open_sample():
+    def open_sample(progress=gr.Progress()):
         from story.sample import load_sample
 
         loaded = load_sample(ctx.studio)
         gr.Info(f"Opened the sample story “{loaded.name}”.")
+        if ctx.engine_name() == "draft" and any(p.selected_render_id is None for p in loaded.panels):
+            rendering.render_missing(ctx, loaded.id, progress)  # a second or so: show whole pictures at once
         return loaded.id, gr.Tabs(selected="story")
 
     @user_errors

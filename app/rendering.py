@@ -13,12 +13,23 @@ from story.views import PanelView, RenderView
 
 POLL_S = 0.25
 PENDING = ("queued", "running")
+JOB_SETTINGS = {"routing_maps": True}
+"""Every render from the app keeps its routing maps, so the overlay can show where each
+character went for any render of the history (bench/render_bench.py --routing-maps: the cost)."""
 
 
-def follow(ctx: AppContext, jobs: list[RenderView], progress: gr.Progress, what: str) -> list[RenderView]:
-    """Wake the worker and wait for `jobs`, moving the progress bar; return them finished."""
+def check_engine(ctx: AppContext) -> None:
+    """Refuse to queue renders for an engine that failed to start (they would wait forever)."""
+    if ctx.worker is None and ctx.worker_error:
+        raise gr.Error(f"The render engine could not start: {ctx.worker_error}", print_exception=False)
+
+
+def follow(ctx: AppContext, jobs: list[RenderView], progress: gr.Progress, what: str) -> Optional[list[RenderView]]:
+    """Wake the worker and wait for `jobs`, moving the progress bar; return them finished
+    (None while the engine is still loading: the jobs stay queued and run once it is ready)."""
     if ctx.worker is None:
-        raise gr.Error("No render worker is running in this app (see the Settings tab).", print_exception=False)
+        gr.Info("Queued. The render engine is still loading; the renders start once it is ready.")
+        return None
     ctx.worker.wake()
     ids = [j.id for j in jobs]
     while True:
@@ -33,8 +44,9 @@ def follow(ctx: AppContext, jobs: list[RenderView], progress: gr.Progress, what:
         time.sleep(POLL_S)
 
 
-def report(finished: list[RenderView]) -> None:
+def report(finished: Optional[list[RenderView]]) -> None:
     """One short message for the outcome: failures and cancellations say so."""
+    finished = finished or []
     failed = [j for j in finished if j.status == "failed"]
     cancelled = [j for j in finished if j.status == "cancelled"]
     if failed:
@@ -45,18 +57,21 @@ def report(finished: list[RenderView]) -> None:
 
 def render_panel(ctx: AppContext, view: PanelView, seed: Any, variants: int, progress: gr.Progress) -> None:
     """Queue `variants` renders of a panel (seed "same" or "new") and wait for them."""
-    jobs = queue.enqueue(ctx.studio, view.id, engine=ctx.engine_name(), seed=seed, variants=variants)
+    check_engine(ctx)
+    jobs = queue.enqueue(ctx.studio, view.id, engine=ctx.engine_name(), seed=seed, variants=variants,
+                         settings=JOB_SETTINGS)
     what = f"Panel {view.number}" + (f", {variants} variants" if variants > 1 else "")
     report(follow(ctx, jobs, progress, what))
 
 
 def render_missing(ctx: AppContext, project_id: int, progress: gr.Progress) -> None:
     """Queue every panel without a selected render and wait for all of them."""
-    batch = queue.render_missing(ctx.studio, project_id, engine=ctx.engine_name())
+    check_engine(ctx)
+    batch = queue.render_missing(ctx.studio, project_id, engine=ctx.engine_name(), settings=JOB_SETTINGS)
     for reason in batch.skipped:
         gr.Warning(f"Skipped {reason}")
     if not batch.jobs:
-        gr.Info("Every panel already has a render.")
+        gr.Info("Every panel already has a render or is being rendered.")
         return
     report(follow(ctx, batch.jobs, progress, f"{len(batch.jobs)} panels"))
 
@@ -91,9 +106,3 @@ def failure_note(ctx: AppContext, view: PanelView) -> str:
         return f"*{history[-1].notes}*"
     return ""
 
-
-def advanced_help(ctx: AppContext) -> str:
-    engine = ctx.engine_name()
-    if engine == "draft":
-        return "The draft engine has no advanced settings: leave this empty (`{}`)."
-    return f"Advanced settings of the **{engine}** engine, as a JSON object of name: value."

@@ -20,7 +20,7 @@ python launch.py --engine anystory \\
 ```
 
 Each of `--flux`, `--redux` and `--anystory` takes a local folder or a Hugging Face repo id
-(FLUX.1-dev needs its licence accepted on Hugging Face and `huggingface-cli login`). The same
+(FLUX.1-dev needs its licence accepted on Hugging Face and `HF_TOKEN` set to a token of that account). The same
 settings can come from `ANYSTORY_ENGINE`, `ANYSTORY_FLUX`, `ANYSTORY_REDUX`,
 `ANYSTORY_CHECKPOINT`, `ANYSTORY_DEVICE`, `ANYSTORY_DTYPE` and `ANYSTORY_OFFLOAD`. Panels
 drafted before keep their draft renders in their history; use **Re-render** to replace them.

@@ -9,9 +9,11 @@ from PIL import Image
 
 from app.common import asset_file, need_project, short, ui_picture, user_errors
 from app.context import AppContext
+from app.engine_settings import EngineSettings
 from app.overlay import boxes_overlay, panel_canvas
 from app.panel_form import MAX_BALLOONS, NARRATOR, SIZES, PanelForm, parse_size
-from app import rendering
+from app.routing_view import routing_view
+from app import engine_controls, rendering
 from story import panels, projects, renders
 from story.errors import InvalidInput
 from story.models import BALLOON_KINDS
@@ -75,6 +77,8 @@ def build(ctx: AppContext, project: gr.State) -> Any:
     boxes = gr.State({})         # character name -> normalised box or None
     corner = gr.State(None)      # first corner of a box being drawn, in preview pixels
     history_ids = gr.State([])
+    shown_render = gr.State(None)  # the render the routing overlay is about (the selected one)
+    settings = EngineSettings.of(ctx.engine_name())
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=280):
             gr.Markdown("## Panels")
@@ -121,9 +125,7 @@ def build(ctx: AppContext, project: gr.State) -> Any:
                     size = gr.Dropdown(list(SIZES), value=next(iter(SIZES)), label="Size", elem_id="panel-size")
                     steps = gr.Slider(1, 60, value=25, step=1, label="Steps")
                     guidance = gr.Slider(0.0, 10.0, value=3.5, step=0.1, label="Guidance")
-                    with gr.Accordion("Engine settings (advanced)", open=False):
-                        advanced = gr.Code("{}", language="json", label="", lines=4, elem_id="panel-advanced")
-                        gr.Markdown(rendering.advanced_help(ctx))
+                    advanced, reset_btn = engine_controls.build(settings)
             with gr.Row():
                 save_btn = gr.Button("Save panel", elem_id="save-panel")
                 reload_btn = gr.Button("↻ Reload", elem_id="reload-panel")
@@ -135,21 +137,26 @@ def build(ctx: AppContext, project: gr.State) -> Any:
                 variants_btn = gr.Button("Variants", elem_id="variants-panel")
                 cancel_btn = gr.Button("Cancel", variant="stop", elem_id="cancel-render")
             status = gr.Markdown(elem_id="render-status")
+            show_routes = gr.Checkbox(False, label="Show where each character went", elem_id="show-routing",
+                                      info="Each character's region of the panel's render, in the colour of its box.")
+            with gr.Row(visible=False, equal_height=False) as routes_row:
+                routes_image = gr.Image(label="Where each character went", interactive=False, format="png",
+                                        height=360, scale=3, elem_id="routing-overlay")
+                routes_legend = gr.HTML(elem_id="routing-legend", padding=True)
             history = gr.Gallery(label="History — click a render to use it in the story", columns=6,
                                  height=220, allow_preview=False, fit_columns=False, object_fit="contain", elem_id="history")
 
-    widgets = [prompt, cast, caption, *speakers, *kinds, *texts, seed, size, steps, guidance, advanced]
-    editor = [loaded, title, *widgets, boxes, corner, box_for, preview, history, history_ids, status]
+    widgets = [prompt, cast, caption, *speakers, *kinds, *texts, seed, size, steps, guidance, *advanced]
+    editor = [loaded, title, *widgets, boxes, corner, box_for, preview, history, history_ids, status, shown_render]
     listing = [strip, queue_note]
 
     def blank_editor():
-        blank = PanelForm("", [], "", [], 0, next(iter(SIZES)), 25, 3.5, "{}")
-        return [None, "### Choose or add a panel", *blank.widget_values(), {}, None,
-                gr.update(choices=[], value=None), None, [], [], ""]
+        return [None, "### Choose or add a panel", *PanelForm.blank(settings.engine).widget_values(), {}, None,
+                gr.update(choices=[], value=None), None, [], [], "", None]
 
     def editor_values(view: PanelView) -> list[Any]:
         shown = projects.get_project(ctx.studio, view.project_id)
-        form = PanelForm.of(view, shown.render_defaults, ctx.engine_name())
+        form = PanelForm.of(view, shown.render_defaults, settings.engine)
         box_map = {c.name: c.box for c in view.characters}
         items, ids, selected = history_items(ctx, view)
         base = panel_base(ctx, view, form.size)
@@ -157,7 +164,8 @@ def build(ctx: AppContext, project: gr.State) -> Any:
         return [view, title_text, *form.widget_values(), box_map, None,
                 gr.update(choices=list(box_map), value=next(iter(box_map), None)),
                 boxes_overlay(base, list(box_map.items())),
-                gr.update(value=items, selected_index=selected), ids, rendering.failure_note(ctx, view)]
+                gr.update(value=items, selected_index=selected), ids, rendering.failure_note(ctx, view),
+                view.selected_render_id]
 
     choice_outputs = [cast, *speakers]
 
@@ -215,11 +223,11 @@ def build(ctx: AppContext, project: gr.State) -> Any:
         """Write what the writer changed since loading; a stale version raises Conflict."""
         view = need_panel(view)
         shown = projects.get_project(ctx.studio, view.project_id)
-        form = PanelForm.from_widgets(values)
-        before = PanelForm.of(view, shown.render_defaults, ctx.engine_name())
+        form = PanelForm.from_widgets(values, settings.engine)
+        before = PanelForm.of(view, shown.render_defaults, settings.engine)
         version = view.version
         changes = {k: getattr(form, k) for k in ("prompt", "caption", "seed") if getattr(form, k) != getattr(before, k)}
-        overrides = form.overrides(view.overrides, ctx.engine_name())
+        overrides = form.overrides(view.overrides, before)
         if overrides != view.overrides:
             changes["overrides"] = overrides
         if changes:
@@ -293,6 +301,16 @@ def build(ctx: AppContext, project: gr.State) -> Any:
         box_map = {**box_map, name: None} if name else box_map
         return box_map, None, boxes_overlay(panel_base(ctx, view, size_), list(box_map.items()))
 
+    @user_errors
+    def show_routing(render_id: Optional[int], on: bool):
+        if not on:
+            return gr.update(visible=False), gr.skip(), gr.skip()
+        picture, legend = routing_view(ctx.studio, render_id)
+        return gr.update(visible=True), picture, legend
+
+    def reset_settings(names: list[str]):
+        return settings.widget_values(settings.shown({}, len(names or [])))
+
     pv = [project, loaded]
     project.change(refresh, project, all_outputs)
     strip.select(pick, project, all_outputs)
@@ -317,4 +335,9 @@ def build(ctx: AppContext, project: gr.State) -> Any:
     preview.select(preview_clicked, [loaded, boxes, corner, box_for, size], [boxes, corner, preview])
     clear_box.click(box_cleared, [loaded, boxes, box_for, size], [boxes, corner, preview])
     dice.click(lambda: panels.new_seed(), None, seed)
+    routes = [routes_row, routes_image, routes_legend]
+    show_routes.change(show_routing, [shown_render, show_routes], routes)
+    shown_render.change(show_routing, [shown_render, show_routes], routes)
+    if reset_btn is not None:
+        reset_btn.click(reset_settings, cast, advanced)
     return refresh, all_outputs

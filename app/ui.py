@@ -16,6 +16,10 @@ CSS = """
 #story-header { border-left: 4px solid var(--color-accent); padding-left: 12px; }
 #panel-strip .caption-label, #cast-gallery .caption-label { font-weight: 600; }
 #render-status:empty, #queue-note:empty { display: none; }
+.routing-legend { list-style: none; padding: 0; margin: 0; }
+.routing-legend li { margin: 4px 0; }
+.routing-legend .swatch { display: inline-block; width: 14px; height: 14px; border-radius: 3px;
+  vertical-align: -2px; margin-right: 4px; }
 footer { display: none !important; }
 """
 

@@ -2,20 +2,23 @@
 and drive a few Gradio widgets by their elem_id."""
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+TIMEOUT_MS = 60_000
 
 
 def free_port() -> int:
@@ -24,9 +27,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_app(data_dir: Path, port: int, log_path: Path) -> subprocess.Popen:
-    """launch.py with the draft engine on 127.0.0.1:port; returns once the page answers."""
-    env = {**os.environ, "ANYSTORY_ENGINE": "draft", "ANYSTORY_SEGMENTER": "fallback"}
+def start_app(data_dir: Path, port: int, log_path: Path, **env_vars: str) -> subprocess.Popen:
+    """launch.py on 127.0.0.1:port, with the draft engine unless `env_vars` say otherwise;
+    returns once the page answers."""
+    env = {**os.environ, "ANYSTORY_ENGINE": "draft", "ANYSTORY_SEGMENTER": "fallback", **env_vars}
     log = open(log_path, "w")
     proc = subprocess.Popen([sys.executable, str(ROOT / "launch.py"), "--port", str(port), "--data-dir",
                              str(data_dir)], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
@@ -49,6 +53,44 @@ def stop_app(proc: subprocess.Popen) -> None:
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@contextlib.contextmanager
+def served_app(data_dir: Path) -> Iterator[str]:
+    """The app on a free port over `data_dir` (log in test-artifacts/server.log); yields its URL."""
+    port = free_port()
+    ARTIFACTS.mkdir(exist_ok=True)
+    proc = start_app(data_dir, port, ARTIFACTS / "server.log")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_app(proc)
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's chromium, headless, driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def open_page(browser, url: str):
+    """A new page on the app, once its Projects tab is there."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(url)
+    page.wait_for_selector("#open-sample")
+    return page
+
+
+def wait_toast(page, pattern: str) -> None:
+    page.locator(".toast-body", has_text=re.compile(pattern)).first.wait_for(state="visible")
 
 
 def http_status(url: str) -> int:

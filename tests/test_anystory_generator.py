@@ -2,6 +2,10 @@
 and reuse, progress and cancel between steps, clear errors for bad input, the registry path."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -114,10 +118,6 @@ def test_registry_builds_the_tiny_engine_and_renders():
 
 def test_real_weights_give_clear_messages_when_absent(tmp_path):
     """Offline with an empty cache (no weights can be downloaded here): the messages say what to do."""
-    import os
-    import subprocess
-    import sys
-
     code = ("from engine.anystory.loading import load_real\n"
             "from engine.base import EngineError\n"
             "import sys\n"
@@ -134,3 +134,19 @@ def test_real_weights_give_clear_messages_when_absent(tmp_path):
     assert len(lines) == 2, result.stderr[-2000:]
     assert "not in the local Hugging Face cache" in lines[0] and "black-forest-labs/FLUX.1-dev" in lines[0]
     assert lines[1].startswith(f"FLUX.1-dev: the folder {tmp_path / 'flux'} could not be loaded")
+
+
+def test_unreachable_hub_says_the_weights_are_not_cached(tmp_path):
+    """Online mode with the hub out of reach (a closed port on this machine) gives the same
+    plain message as offline mode, not diffusers' stack of errors."""
+    code = ("from engine.anystory.loading import load_real\n"
+            "from engine.base import EngineError\n"
+            "try:\n"
+            "    load_real('black-forest-labs/FLUX.1-dev', 'black-forest-labs/FLUX.1-Redux-dev', 'Junjie96/AnyStory',"
+            " 'cpu', 'float32', False)\n"
+            "except EngineError as exc:\n"
+            "    print(exc)\n")
+    env = {**os.environ, "HF_ENDPOINT": "http://127.0.0.1:9", "HF_HOME": str(tmp_path / "hf")}
+    env.pop("HF_HUB_OFFLINE", None)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert "not in the local Hugging Face cache" in result.stdout, result.stdout + result.stderr[-2000:]

@@ -100,7 +100,10 @@ def _hub_message(exc: BaseException, source: str, what: str) -> str:
     if any(isinstance(e, GatedRepoError) for e in chain) or "gated" in text or " 401" in text or " 403" in text:
         return (f"{what} ({source}) is gated on the Hugging Face hub: accept its licence at "
                 f"https://huggingface.co/{source} while logged in, then set HF_TOKEN to a token of that account")
-    if any(isinstance(e, (LocalEntryNotFoundError, OfflineModeIsEnabled)) for e in chain) or "offline" in text:
+    offline_words = ("offline", "not fully cached", "connect", "name or service not known")
+    if any(isinstance(e, (LocalEntryNotFoundError, OfflineModeIsEnabled)) for e in chain) or any(
+        word in text for word in offline_words
+    ):
         return (f"{what} ({source}) is not in the local Hugging Face cache and cannot be downloaded now "
                 f"(offline or no connection); download it once with internet access, or give a local folder")
     if any(isinstance(e, RepositoryNotFoundError) for e in chain):
