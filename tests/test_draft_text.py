@@ -4,12 +4,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
 from PIL import ImageFont
 
 from engine.draft_text import ELLIPSIS, find_font_file, load_font, wrap_text
 
-SYSTEM_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+SHIPPED_FONT = Path(__file__).resolve().parents[1] / "assets" / "fonts" / "NotoSans-Regular.ttf"
 
 
 def test_font_lookup_tolerates_a_missing_folder(tmp_path: Path) -> None:
@@ -33,11 +32,10 @@ def test_unreadable_font_file_falls_back_to_the_default(tmp_path: Path) -> None:
     assert font.getlength("DRAFT") > 0
 
 
-@pytest.mark.skipif(not SYSTEM_FONT.exists(), reason="needs Debian's fonts-dejavu-core to copy from")
 def test_font_file_from_the_folder_is_used(tmp_path: Path) -> None:
-    shutil.copy(SYSTEM_FONT, tmp_path / "DejaVuSans.ttf")
+    shutil.copy(SHIPPED_FONT, tmp_path / "NotoSans-Regular.ttf")
     font = load_font(18, font_dir=tmp_path)
-    assert font.getname()[0] == "DejaVu Sans"
+    assert font.getname()[0] == "Noto Sans"
 
 
 def test_long_prompt_wraps_to_two_lines_with_an_ellipsis() -> None:
