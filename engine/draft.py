@@ -1,8 +1,9 @@
 """The draft backend: a fast, deterministic CPU renderer used where no GPU model is loaded.
 
 It pastes each character's cut-out (kept by `encode_subject`) into the panel, inside its box
-or in an automatic row, over a landscape generated from the prompt and seed, writes the
-prompt small at the bottom and marks the panel "DRAFT". Same request, same PNG bytes.
+or in an automatic row, over a landscape generated from the prompt and seed. A dark band at
+the bottom carries a red "DRAFT" badge and the prompt; `art_box` says where the picture
+without that band is, so a comic export shows the art alone. Same request, same PNG bytes.
 `steps` and `guidance` mean nothing here and are ignored; `params` must be empty.
 """
 from __future__ import annotations
@@ -17,13 +18,26 @@ from engine.base import (CancelFn, EngineError, PanelRequest, ProgressFn, Render
                          SubjectEncoding, check_cancel)
 from engine.draft_background import render_background
 from engine.draft_layout import Rect, place
-from engine.draft_text import draw_caption, draw_draft_badge, layout_caption
+from engine.draft_text import band_height, draw_band, layout_band
 
-DRAFT_VERSION = "1"
+DRAFT_VERSION = "2"
 """Bump whenever the encoding or the picture changes, so cached encodings are redone."""
 MIN_SIDE, MAX_SIDE, MAX_ASPECT = 64, 4096, 4.0
 MAX_CUTOUT_SIDE = 1024
 """Cut-outs are stored at most this large: enough for any panel, cheap to scale per render."""
+BAND_SINCE = 2
+"""Drafts from this version on keep all their text in the bottom band."""
+
+
+def art_box(fingerprint: str, width: int, height: int) -> Optional[tuple[int, int, int, int]]:
+    """The picture of a draft render without its badge and prompt band, as pixels
+    (x0, y0, x1, y1); None when `fingerprint` is not a draft with a band."""
+    prefix = "draft-v"
+    if not fingerprint.startswith(prefix) or not fingerprint[len(prefix):].isdigit():
+        return None
+    if int(fingerprint[len(prefix):]) < BAND_SINCE:
+        return None
+    return 0, 0, width, height - band_height(width, height)
 
 
 def _resize_rgba(image: Image.Image, size: tuple[int, int]) -> Image.Image:
@@ -144,8 +158,8 @@ class DraftGenerator:
         advance()
 
         check_cancel(cancel)
-        caption = layout_caption(request.prompt, w, h)
-        floor = h - caption.height - round(0.025 * h)
+        band = layout_band(request.prompt, w, h)
+        floor = h - band.height - round(0.025 * h)
         rects = place([c.size for c in cutouts], [s.box for s in request.subjects], w, h,
                       floor, request.seed)
         advance()
@@ -157,8 +171,7 @@ class DraftGenerator:
             advance()
 
         check_cancel(cancel)
-        draw_caption(image, caption)
-        draw_draft_badge(image)
+        draw_band(image, band)
         advance()
         info = {"engine": self.name, "fingerprint": self.fingerprint, "palette": palette,
                 "placements": [list(r) for r in rects]}

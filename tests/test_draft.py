@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from engine.base import EngineError, Generator, PanelRequest, RenderCancelled, SubjectInput
-from engine.draft import DraftGenerator
+from engine.draft import DraftGenerator, art_box
 from engine.registry import EngineConfig, create_generator
 from tests.draft_helpers import BLUE, GREEN, RED, YELLOW, figure, subjects, three_character_request
 
@@ -191,15 +191,21 @@ def test_cancel_stops_between_stages(gen: DraftGenerator, stop_after: int) -> No
     assert len(calls) == stop_after
 
 
-def test_text_and_draft_badge_are_drawn(gen: DraftGenerator) -> None:
-    image = gen.render(PanelRequest("a quiet street " * 30, subjects(gen, (BLUE,)), seed=5)).image
-    pixels = np.asarray(image).astype(int)
-    corner = pixels[:80, :200]
-    badge_red = (corner[..., 0] > 170) & (corner[..., 1] < 70) & (corner[..., 2] < 80)
-    assert badge_red.sum() > 300
-    band = pixels[-30:]
-    assert np.median(band.mean(axis=-1)) < 90, "the caption band is darkened"
-    assert (band.min(axis=-1) > 220).sum() > 100, "light caption text on it"
+def test_badge_and_prompt_live_in_the_bottom_band_only(gen: DraftGenerator) -> None:
+    result = gen.render(PanelRequest("a quiet street " * 30, subjects(gen, (BLUE,)), seed=5,
+                                     return_routing_maps=True))
+    pixels = np.asarray(result.image).astype(int)
+    x0, y0, x1, y1 = art_box(gen.fingerprint, *result.image.size)
+    assert (x0, y0, x1) == (0, 0, result.image.width) and 40 < result.image.height - y1 < 90
+    band = pixels[y1:]
+    badge_red = (band[..., 0] > 170) & (band[..., 1] < 70) & (band[..., 2] < 80)
+    assert badge_red[:, :200].sum() > 300, "the red DRAFT badge sits at the left of the band"
+    assert np.median(band.mean(axis=-1)) < 60, "the band is dark"
+    assert (band.min(axis=-1) > 220).sum() > 100, "light prompt and badge text on it"
+    art = pixels[:y1]
+    assert not ((art[..., 0] > 170) & (art[..., 1] < 70) & (art[..., 2] < 80)).any(), "no badge in the art"
+    assert not result.routing_maps[0][y1:].any(), "no character stands in the band"
+    assert art_box("draft-v1", 768, 768) is None and art_box("anystory-x", 768, 768) is None
 
 
 def test_empty_prompt_with_characters_renders(gen: DraftGenerator) -> None:

@@ -2,7 +2,7 @@
 import math
 
 from story.export import Balloon, ComicPanel, PageSettings
-from story.export.fonts import runs, text_width
+from engine.fonts import runs, text_width
 from story.export.layout import Rect
 from story.export.lettering import fit_text, letter_panel, wrap
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from story.export.document import Balloon, ComicPanel, PageSettings
-from story.export.fonts import LINE_SPACING, face_width, runs, text_width
+from engine.fonts import LINE_SPACING, face_width, runs, text_width
 from story.export.layout import Rect
 
 RGB = tuple[int, int, int]

@@ -12,7 +12,7 @@ from reportlab.pdfgen.canvas import Canvas
 
 from story.export.compose import ImageOp, PageScene, compose
 from story.export.document import ComicDocument, PageSettings
-from story.export.fonts import register_fonts
+from engine.fonts import register_fonts
 from story.export.lettering import Shape, TextLine
 from story.export.output import ExportReport, atomic_write
 

@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import math
 import re
-from functools import lru_cache
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from story.export.compose import ImageOp, PageScene, compose
 from story.export.document import ComicDocument, PageSettings
-from story.export.fonts import face_width, font_path
+from engine.fonts import draw_run
 from story.export.lettering import Shape, TextLine
 from story.export.output import ExportReport, atomic_write, refuse_existing
 
@@ -69,20 +68,10 @@ def _draw_image(page: Image.Image, op: ImageOp, scale: float) -> None:
     page.paste(image, box[:2])
 
 
-@lru_cache(maxsize=64)
-def _font(face: str, pixels: float) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(str(font_path(face)), pixels, layout_engine=ImageFont.Layout.BASIC)
-
-
 def _draw_text(page: Image.Image, line: TextLine, scale: float) -> None:
-    """Glyph by glyph at the PDF's advances: hinted Pillow advances drift at small sizes."""
     draw = ImageDraw.Draw(page)
     for run in line.runs:
-        font, x = _font(run.face, line.size * scale), run.x
-        for char in run.text:
-            if not char.isspace():
-                draw.text((x * scale, line.baseline * scale), char, fill=line.color, font=font, anchor="ls")
-            x += face_width(char, run.face, line.size)
+        draw_run(draw, run.face, run.text, (run.x, line.baseline), line.size, line.color, scale)
 
 
 def _draw_shape(page: Image.Image, shape: Shape, scale: float) -> None:

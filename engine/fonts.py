@@ -1,6 +1,8 @@
 """The TrueType fonts shipped in assets/fonts, and per-character font fallback.
 
-Every piece of text has a role (balloon, shout, caption, title); each role has a chain
+The one home of fonts for everything that writes text: the comic export (story/export) and
+the draft renderer's prompt band and badge (engine/draft_text). It lives in engine/ so both
+may import it. Every piece of text has a role (balloon, shout, caption, title); each role has a chain
 of faces and each character is set in the first face that has a glyph for it, so Latin,
 Cyrillic and CJK mix freely. Widths come from reportlab's metrics of the same files
 that Pillow draws with, so the PDF and PNG outputs measure text identically.
@@ -10,10 +12,11 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from PIL import ImageDraw, ImageFont
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 
-FONT_DIR = Path(__file__).resolve().parents[2] / "assets" / "fonts"
+FONT_DIR = Path(__file__).resolve().parents[1] / "assets" / "fonts"
 
 FACES = {
     "ComicNeue": "ComicNeue-Regular.ttf",
@@ -87,3 +90,30 @@ def face_width(text: str, face: str, size: float) -> float:
     """Width in points of a single-face run."""
     _glyphs(face)
     return pdfmetrics.stringWidth(text, face, size)
+
+
+@lru_cache(maxsize=128)
+def pillow_font(face: str, pixels: float) -> ImageFont.FreeTypeFont:
+    """The face as a Pillow font `pixels` high; basic layout, so advances match the metrics above."""
+    return ImageFont.truetype(str(font_path(face)), pixels, layout_engine=ImageFont.Layout.BASIC)
+
+
+def draw_run(draw: ImageDraw.ImageDraw, face: str, text: str, origin: tuple[float, float], size: float,
+             fill: tuple[int, ...], scale: float = 1.0) -> float:
+    """Draw a single-face run with its baseline at origin (points x scale = pixels), glyph by
+    glyph at the advances text_width measures (hinted Pillow advances drift at small sizes);
+    returns the x where the run ends, in points."""
+    font, (x, baseline) = pillow_font(face, size * scale), origin
+    for char in text:
+        if not char.isspace():
+            draw.text((x * scale, baseline * scale), char, fill=fill, font=font, anchor="ls")
+        x += face_width(char, face, size)
+    return x
+
+
+def draw_text(draw: ImageDraw.ImageDraw, text: str, role: str, origin: tuple[float, float], size: float,
+              fill: tuple[int, ...]) -> None:
+    """Draw text in the role's fallback chain, baseline at origin (pixels)."""
+    x, baseline = origin
+    for face, part in runs(text, role):
+        x = draw_run(draw, face, part, (x, baseline), size, fill)
