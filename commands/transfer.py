@@ -1,7 +1,8 @@
 """Import and export subcommands: import-script, import-bundle, export.
 
-`export` writes a project bundle (zip) or a comic (PDF, CBZ, PNG pages) through
-story.export.from_project, with page settings from the project overlaid by the flags.
+`export` writes a project bundle (zip) or a comic (PDF, print PDF, CBZ, EPUB, webtoon
+strips, PNG pages) through story.export.from_project, with page settings from the project
+overlaid by the flags.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from commands.output import emit, open_studio
 from story.bundle import export_bundle, import_bundle
 from story.export.from_project import COMIC_FORMATS, export_project, page_settings
+from story.export.layout import POINTS_PER
 from story.projects import get_project
 from story.script_import import import_script
 from story.studio import Studio
@@ -36,13 +38,15 @@ def cmd_import_bundle(args: argparse.Namespace) -> int:
 
 
 def export_comic(studio: Studio, project: ProjectView, args: argparse.Namespace) -> tuple[Path, int, list[str]]:
-    """PDF, CBZ or PNG pages with the project's page settings overlaid by the flags."""
+    """A comic format with the project's page settings overlaid by the flags."""
     settings = page_settings(
         project.page_settings, page_size=args.page_size, layout=args.layout,
         reading_direction="rtl" if args.rtl else None, placement="fit" if args.fit else None,
         title_page=False if args.no_title_page else None,
+        bleed=args.bleed * POINTS_PER["mm"] if args.print else None,
     )
-    report = export_project(studio, project.id, args.format, Path(args.out), settings, dpi=args.dpi, force=args.force)
+    report = export_project(studio, project.id, args.format, Path(args.out), settings, dpi=args.dpi, force=args.force,
+                            print_ready=args.print)
     return report.path, report.pages, report.warnings
 
 
@@ -61,6 +65,17 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _millimetres(text: str) -> float:
+    """A bleed in millimetres: a number from 0 to 20."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of millimetres") from None
+    if not 0 <= value <= 20:
+        raise argparse.ArgumentTypeError(f"a bleed of {text} mm is out of range; use 0 to 20")
+    return value
+
+
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser("import-script", parents=[common], help="import an AnyStory storyboard script (JSON)")
     p.add_argument("file", help="script file (UTF-8 JSON with 角色表 and 分镜头)")
@@ -72,13 +87,16 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     p = subparsers.add_parser("export", parents=[common], help="export a project")
     p.add_argument("project", help="project name or id")
     p.add_argument("--format", required=True, choices=sorted(FORMATS), help="what to write")
-    p.add_argument("--out", required=True, help="file to write (a folder for png)")
+    p.add_argument("--out", required=True, help="file to write (a folder for png and webtoon)")
     p.add_argument("--force", action="store_true", help="replace --out when it exists")
-    comic = p.add_argument_group("comic formats (pdf, cbz, png)")
+    comic = p.add_argument_group("comic formats (pdf, cbz, epub, webtoon, png)")
     comic.add_argument("--page-size", help="a4, letter, us-comic or WxH with mm/in/pt, e.g. 148x210mm")
     comic.add_argument("--layout", help="auto (default), single, 2-rows, 3-rows, 2x2, 2x3, splash-first")
     comic.add_argument("--rtl", action="store_true", help="read right to left (manga)")
-    comic.add_argument("--fit", action="store_true", help="show whole images instead of cropping to fill")
+    comic.add_argument("--fit", action="store_true", help="never crop pictures (by default frames may trim background, "
+                       "never a character, to fill the page)")
     comic.add_argument("--no-title-page", action="store_true", help="leave out the title page")
-    comic.add_argument("--dpi", type=int, default=150, help="resolution of PNG/CBZ pages (default 150)")
+    comic.add_argument("--dpi", type=int, default=150, help="resolution of PNG/CBZ/EPUB pages (default 150)")
+    comic.add_argument("--print", action="store_true", help="PDF for a printer: bleed, TrimBox/BleedBox, 300 dpi images")
+    comic.add_argument("--bleed", type=_millimetres, default=3.0, help="bleed in mm with --print (default 3)")
     p.set_defaults(handler=cmd_export)

@@ -45,5 +45,6 @@ def sample_story(folder: Path, count: int = 6, size: tuple[int, int] = (768, 768
             caption=f"Part {index}. The wind rose over the hills." if index % 3 == 1 else "",
             balloons=(Balloon(speaker, f"Line {index}: we have to go before the storm.", kinds[index % 4]),
                       Balloon("Boris" if speaker == "Anna" else "Anna", "Wait!", "speech")),
-            speaker_boxes=FIGURES))
-    return ComicDocument("The Storm", "A. Writer", panels)
+            character_boxes=FIGURES))
+    return ComicDocument("The Storm", "A. Writer", panels, series="The Storm", number="1",
+                         summary="Anna and Boris outrun a storm.", characters=("Anna", "Boris"), language="en")

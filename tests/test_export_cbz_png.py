@@ -6,6 +6,7 @@ import pytest
 from PIL import Image
 
 from story.export import ExportExistsError, PageSettings, export_cbz, export_png
+from comicinfo_schema import validate
 from export_helpers import sample_story
 
 
@@ -29,14 +30,25 @@ def test_cbz_holds_page_images_and_comic_info(story, tmp_path):
     assert names == ["page-000.png", "page-001.png", "page-002.png", "ComicInfo.xml"]
     assert root.tag == "ComicInfo"
     assert root.findtext("Title") == "The Storm" and root.findtext("Writer") == "A. Writer"
+    assert root.findtext("Series") == "The Storm" and root.findtext("Number") == "1"
+    assert root.findtext("Summary") == "Anna and Boris outrun a storm."
+    assert root.findtext("Characters") == "Anna, Boris" and root.findtext("LanguageISO") == "en"
     assert root.findtext("PageCount") == "3" and root.findtext("Manga") == "No"
     pages = root.find("Pages").findall("Page")
     assert [p.get("Image") for p in pages] == ["0", "1", "2"]
     assert [p.get("Type") for p in pages] == ["FrontCover", "Story", "Story"]
     assert [(int(p.get("ImageWidth")), int(p.get("ImageHeight"))) for p in pages] == sizes
     assert sizes[0] == (414, 585)   # A4 at 50 dpi
-    # the schema's element order: Title, Writer, PageCount, Manga, Pages
-    assert [child.tag for child in root] == ["Title", "Writer", "PageCount", "Manga", "Pages"]
+    with zipfile.ZipFile(report.path) as archive:
+        assert validate(archive.read("ComicInfo.xml")) == []
+
+
+def test_comic_info_check_catches_what_the_schema_forbids():
+    assert validate(b"<ComicInfo><Writer>A</Writer><Title>T</Title></ComicInfo>")   # out of order
+    assert validate(b"<ComicInfo><PageCount>three</PageCount></ComicInfo>")
+    assert validate(b"<ComicInfo><Manga>RightToLeft</Manga></ComicInfo>")
+    assert validate(b"<ComicInfo><Pages><Page Type='Cover'/></Pages></ComicInfo>")      # no Image, bad type
+    assert validate(b"<ComicInfo><Author>A</Author></ComicInfo>")
 
 
 def test_rtl_cbz_is_marked_as_manga_read_right_to_left(story, tmp_path):

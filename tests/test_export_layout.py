@@ -5,7 +5,7 @@ import pytest
 
 from story.export import ComicDocument, ComicPanel, PageSettings
 from story.export.document import LAYOUTS
-from story.export.layout import content_rect, layout_document, page_size_points, place_image, Rect
+from story.export.layout import content_rect, layout_document, page_size_points, panel_shape, place_image, Rect
 
 
 def _panels(count, hints=None):
@@ -21,8 +21,10 @@ def _overlap(a: Rect, b: Rect) -> bool:
 @pytest.mark.parametrize("page_size", ["a4", "us-comic"])
 def test_every_template_places_all_panels_inside_margins_without_overlap(layout, page_size):
     settings = PageSettings(page_size=page_size, layout=layout, margin=30, gutter=10)
-    sizes = {i: ((1600, 700) if i % 4 == 0 else (768, 768)) for i in range(1, 12)}
-    pages = layout_document(_panels(11, {5: "wide", 7: "tall"}), settings, sizes)
+    document = _panels(11, {5: "wide", 7: "tall"})
+    shapes = {p.index: panel_shape(p, (1600, 700) if p.index % 4 == 0 else (768, 768), None, "fill")
+              for p in document.panels}
+    pages = layout_document(document, settings, shapes)
     box = content_rect(settings)
     seen = [frame.panel.index for page in pages for frame in page.frames]
     assert seen == list(range(1, 12))
@@ -57,7 +59,9 @@ def test_rtl_mirrors_panel_order_on_the_page():
 
 def test_auto_gives_wide_panels_a_full_row_and_tall_panels_a_narrow_frame():
     settings = PageSettings(layout="auto")
-    pages = layout_document(_panels(6, {3: "wide", 5: "tall"}), settings, {i: (768, 768) for i in range(1, 7)})
+    document = _panels(6, {3: "wide", 5: "tall"})
+    pages = layout_document(document, settings, {p.index: panel_shape(p, (768, 768), None, "fit")
+                                                 for p in document.panels})
     frames = {f.panel.index: f.rect for p in pages for f in p.frames}
     assert frames[3].w == pytest.approx(content_rect(settings).w)
     assert frames[5].w < frames[5].h

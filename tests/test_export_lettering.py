@@ -5,8 +5,16 @@ from story.export import Balloon, ComicPanel, PageSettings
 from engine.fonts import runs, text_width
 from story.export.layout import Rect
 from story.export.lettering import fit_text, letter_panel, wrap
+from story.export.regions import Cast, character_grids
 
 PANEL = Rect(0, 0, 300, 260)
+NOBODY = Cast({}, PANEL)
+
+
+def cast(boxes: dict[str, Rect]) -> Cast:
+    """Characters standing in page rectangles of PANEL."""
+    normalised = {name: (r.x / PANEL.w, r.y / PANEL.h, r.right / PANEL.w, r.bottom / PANEL.h) for name, r in boxes.items()}
+    return Cast(character_grids(ComicPanel(index=1, character_boxes=normalised)), PANEL)
 
 
 def test_runs_pick_a_face_that_has_each_character():
@@ -34,23 +42,23 @@ def test_fit_shrinks_text_before_giving_up():
 
 def test_overlong_balloon_warns_instead_of_clipping_silently():
     panel = ComicPanel(index=7, balloons=[Balloon("Anna", "blah " * 300)])
-    lettering = letter_panel(panel, PANEL, {}, PageSettings())
+    lettering = letter_panel(panel, PANEL, NOBODY, PageSettings())
     assert len(lettering.warnings) == 1
-    assert "Panel 7" in lettering.warnings[0] and "Anna" in lettering.warnings[0]
+    assert "Panel 7 is too crowded" in lettering.warnings[0] and "Anna" in lettering.warnings[0]
     assert lettering.lines[-1].text.endswith("\u2026")
-    assert all(line.size == 6 for line in lettering.lines)
+    assert all(line.size == 8 for line in lettering.lines)
 
 
 def test_markup_is_kept_as_typed():
     text = "<b>bold</b> & <i>x</i> &amp; <br/>"
-    lettering = letter_panel(ComicPanel(index=1, balloons=[Balloon("A", text)]), PANEL, {}, PageSettings())
+    lettering = letter_panel(ComicPanel(index=1, balloons=[Balloon("A", text)]), PANEL, NOBODY, PageSettings())
     assert " ".join(line.text for line in lettering.lines) == text
 
 
 def test_tail_points_towards_the_known_speaker():
     def tip(speakers):
-        lettering = letter_panel(ComicPanel(index=1, balloons=[Balloon("Boris", "Over here!")]), PANEL, speakers,
-                                 PageSettings())
+        lettering = letter_panel(ComicPanel(index=1, balloons=[Balloon("Boris", "Over here!")]), PANEL,
+                                 cast(speakers), PageSettings())
         balloon = lettering.shapes[-1].points
         centre = (sum(x for x, _ in balloon) / len(balloon), sum(y for _, y in balloon) / len(balloon))
         return max(balloon, key=lambda p: math.dist(p, centre))  # the tail tip sticks out furthest
@@ -64,12 +72,15 @@ def test_tail_points_towards_the_known_speaker():
 def test_balloons_follow_reading_order_and_rtl_starts_on_the_right():
     panel = ComicPanel(index=1, caption="Meanwhile...", balloons=[Balloon("A", "First line."),
                                                                   Balloon("B", "Second line.")])
-    def boxes(direction):
-        lettering = letter_panel(panel, PANEL, {}, PageSettings(reading_direction=direction))
-        first, second = (next(l for l in lettering.lines if l.text.startswith(w)) for w in ("First", "Second"))
-        return first, second
 
-    first, second = boxes("ltr")
-    assert first.runs[0].x < second.runs[0].x and first.baseline < second.baseline
-    first, second = boxes("rtl")
-    assert first.runs[0].x > second.runs[0].x and first.baseline < second.baseline
+    def lines(direction):
+        lettering = letter_panel(panel, PANEL, NOBODY, PageSettings(reading_direction=direction))
+        return [next(l for l in lettering.lines if l.text.startswith(w)) for w in ("Meanwhile", "First", "Second")]
+
+    for direction, forward in (("ltr", 1), ("rtl", -1)):
+        caption, first, second = lines(direction)
+        assert (caption.runs[0].x < PANEL.w / 2) == (direction == "ltr"), "the caption sits in the first corner"
+        for before, after in ((caption, first), (first, second)):
+            lower = after.baseline > before.baseline + 10
+            along = abs(after.baseline - before.baseline) <= 10 and (after.runs[0].x - before.runs[0].x) * forward > 0
+            assert lower or along, f"{after.text!r} does not read after {before.text!r} ({direction})"

@@ -34,7 +34,7 @@ def test_project_exports_renders_placeholders_and_dialogue(studio, tmp_path):
     assert document.title == "Lighthouse" and document.author == "Ana"
     one, two = document.panels
     assert one.image_path.is_file() and two.image_path is None
-    assert one.speaker_boxes == {"Mia": (0.1, 0.2, 0.5, 1.0)}
+    assert one.character_boxes == {"Mia": (0.1, 0.2, 0.5, 1.0)}
 
     report = export_pdf(document, page_settings({"layout": "2-rows"}, title_page=False), tmp_path / "out.pdf")
     text = " ".join(" ".join(page.extract_text().split()) for page in PdfReader(tmp_path / "out.pdf").pages)

@@ -1,4 +1,10 @@
-"""CBZ: a zip of PNG pages with a ComicInfo.xml (ComicRack schema 2.0) for comic readers."""
+"""CBZ: a zip of PNG pages with a ComicInfo.xml (ComicRack schema 2.0) for comic readers.
+
+ComicInfo carries what Komga and Kavita read: Title, Series, Number, Summary, Writer,
+PageCount, LanguageISO, Manga (YesAndRightToLeft for right-to-left stories), Characters
+(the story's character registry) and one <Page> per image with its type and size, in the
+schema's element order.
+"""
 from __future__ import annotations
 
 import io
@@ -39,15 +45,18 @@ def comic_info(document: ComicDocument, settings: PageSettings,
     """ComicInfo.xml; pages are (is cover, pixel size, bytes) in archive order."""
     root = ET.Element("ComicInfo", {"xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance",
                                     "xmlns:xsd": "http://www.w3.org/2001/XMLSchema"})
-    ET.SubElement(root, "Title").text = document.title
-    if document.author:
-        ET.SubElement(root, "Writer").text = document.author
-    ET.SubElement(root, "PageCount").text = str(len(pages))
-    ET.SubElement(root, "Manga").text = "YesAndRightToLeft" if settings.reading_direction == "rtl" else "No"
+    fields = (("Title", document.title), ("Series", document.series or document.title),
+              ("Number", document.number), ("Summary", document.summary), ("Writer", document.author),
+              ("PageCount", str(len(pages))), ("LanguageISO", document.language),
+              ("Manga", "YesAndRightToLeft" if settings.reading_direction == "rtl" else "No"),
+              ("Characters", ", ".join(document.characters)))
+    for tag, text in fields:
+        if text:
+            ET.SubElement(root, tag).text = text
     listing = ET.SubElement(root, "Pages")
     for number, (cover, (width, height), size) in enumerate(pages):
         ET.SubElement(listing, "Page", {"Image": str(number), "Type": "FrontCover" if cover else "Story",
-                                        "ImageWidth": str(width), "ImageHeight": str(height),
-                                        "ImageSize": str(size)})
+                                        "ImageSize": str(size), "ImageWidth": str(width),
+                                        "ImageHeight": str(height)})
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)

@@ -5,26 +5,31 @@ png.py only translate these operations, so both outputs come from one computatio
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Union
 
 from PIL import Image
 
 from story.export.document import ComicDocument, ComicPanel, PageSettings
-from story.export.layout import PanelFrame, Rect, content_rect, layout_document, page_size_points, place_image
-from story.export.lettering import Shape, TextLine, fit_text, letter_panel, placeholder, set_text
+from story.export.layout import PanelFrame, Rect, content_rect, layout_document, page_size_points, panel_shape, place_image
+from story.export.lettering import fit_text, letter_panel, placeholder, set_text
+from story.export.regions import Cast, character_grids, keep_box
+from story.export.shapes import Shape, TextLine
 
 TITLE_SIZE, TITLE_MIN, AUTHOR_SIZE, NUMBER_SIZE = 36.0, 14.0, 16.0, 9.0
+DRAFT_INK = (200, 32, 44)
 
 
 @dataclass(frozen=True)
 class ImageOp:
-    """Draw the crop box (pixels) of an image file into dest (points)."""
+    """Draw the crop box (pixels of the file) of an image file into dest (points); bounds is
+    the art's box in the file, which a crop never leaves."""
 
     path: Path
     crop: tuple[float, float, float, float]
     dest: Rect
+    bounds: tuple[float, float, float, float]
 
 
 Op = Union[ImageOp, Shape, TextLine]
@@ -32,79 +37,146 @@ Op = Union[ImageOp, Shape, TextLine]
 
 @dataclass
 class PageScene:
+    """One page: its size in points (bleed included), a label, what to draw, and its trim box."""
+
     width: float
     height: float
     label: str
     ops: list[Op] = field(default_factory=list)
+    trim: Rect | None = None
+
+
+@dataclass(frozen=True)
+class Art:
+    """A panel's picture: the file, the art's size and offset inside it (pixels), its characters."""
+
+    path: Path
+    size: tuple[int, int]
+    offset: tuple[float, float]
+    grids: dict
 
     @property
-    def text_lines(self) -> list[TextLine]:
-        return [op for op in self.ops if isinstance(op, TextLine)]
+    def keep(self) -> tuple[float, float, float, float] | None:
+        return keep_box(self.grids)
 
 
 def compose(document: ComicDocument, settings: PageSettings) -> tuple[list[PageScene], list[str]]:
     """All pages of the export (title page first when enabled) and the warnings met."""
     warnings: list[str] = []
-    sizes = {panel.index: size for panel in document.panels
-             if (size := _image_size(panel, warnings)) is not None}
+    arts = {panel.index: art for panel in document.panels if (art := _art(panel, warnings)) is not None}
+    shapes = {i: panel_shape(p, arts[i].size, arts[i].keep, settings.placement)
+              for p in document.panels if (i := p.index) in arts}
     width, height = page_size_points(settings.page_size)
     scenes = [_title_page(document, settings, warnings)] if settings.title_page else []
-    for page in layout_document(document, settings, sizes):
+    for page in layout_document(document, settings, shapes):
         scene = PageScene(width, height, str(page.number))
         for frame in page.frames:
-            scene.ops += _panel_ops(frame, sizes.get(frame.panel.index), settings, warnings)
-        if settings.page_numbers:
-            scene.ops += _centred(str(page.number), "caption", Rect(0, height - settings.margin, width,
-                                                                    settings.margin), NUMBER_SIZE, NUMBER_SIZE)
+            scene.ops += _panel_ops(frame, arts.get(frame.panel.index), settings, warnings)
+        scene.ops += _page_marks(page.number, any(f.panel.draft for f in page.frames), width, height, settings)
         scenes.append(scene)
+    return [with_bleed(scene, settings.bleed) for scene in scenes], warnings
+
+
+def compose_strip(document: ComicDocument, settings: PageSettings, width: float) -> tuple[list[PageScene], list[str]]:
+    """The story as one vertical strip (webtoon): a scene per panel, `width` points wide, the
+    panel whole at full width less the gutters, with a gutter below it."""
+    warnings: list[str] = []
+    gutter = settings.gutter
+    scenes = []
+    for panel in document.panels:
+        art = _art(panel, warnings)
+        inner = width - 2 * gutter
+        height = inner * art.size[1] / art.size[0] if art else inner * 0.75
+        frame = PanelFrame(panel, Rect(gutter, 0, inner, height))
+        scenes.append(PageScene(width, height + gutter, str(panel.index), _panel_ops(frame, art, settings, warnings)))
     return scenes, warnings
 
 
-def _image_size(panel: ComicPanel, warnings: list[str]) -> tuple[int, int] | None:
+def _art(panel: ComicPanel, warnings: list[str]) -> Art | None:
     if panel.image_path is None:
         warnings.append(f"Panel {panel.index} has no render; a placeholder with its prompt was drawn.")
         return None
     try:
         with Image.open(panel.image_path) as image:
-            return image.size
+            width, height = image.size
     except OSError as error:
         warnings.append(f"Panel {panel.index}: its image {panel.image_path} cannot be read ({error}); "
                         "a placeholder was drawn.")
         return None
+    x0, y0, x1, y1 = panel.art_box or (0, 0, 1, 1)
+    size = (max(1, round((x1 - x0) * width)), max(1, round((y1 - y0) * height)))
+    return Art(panel.image_path, size, (x0 * width, y0 * height), character_grids(panel))
 
 
-def _panel_ops(frame: PanelFrame, size: tuple[int, int] | None, settings: PageSettings,
-               warnings: list[str]) -> list[Op]:
+def _panel_ops(frame: PanelFrame, art: Art | None, settings: PageSettings, warnings: list[str]) -> list[Op]:
     panel, rect = frame.panel, frame.rect
-    if size is None:
+    if art is None:
         backdrop = placeholder(panel, rect, settings)
         ops: list[Op] = [*backdrop.shapes, *backdrop.lines]
-        speakers = {name: _visible(_map_box(box, (0, 0, 1, 1), rect), rect) for name, box in panel.speaker_boxes.items()}
+        cast = Cast(character_grids(panel), rect)
     else:
-        crop, dest = place_image(size, rect, settings.placement)
-        ops = [ImageOp(panel.image_path, crop, dest)]
-        pixel_crop = (crop[0] / size[0], crop[1] / size[1], crop[2] / size[0], crop[3] / size[1])
-        speakers = {name: _visible(_map_box(box, pixel_crop, dest), rect) for name, box in panel.speaker_boxes.items()}
+        mode = "fill" if settings.placement == "fill" or panel.hint else "fit"
+        crop, dest = place_image(art.size, rect, mode, art.keep)
+        ox, oy = art.offset
+        bounds = (ox, oy, ox + art.size[0], oy + art.size[1])
+        ops = [ImageOp(art.path, (crop[0] + ox, crop[1] + oy, crop[2] + ox, crop[3] + oy), dest, bounds)]
+        sx, sy = dest.w / (crop[2] - crop[0]), dest.h / (crop[3] - crop[1])
+        whole = Rect(dest.x - crop[0] * sx, dest.y - crop[1] * sy, art.size[0] * sx, art.size[1] * sy)
+        cast = Cast(art.grids, whole).within(dest)
+        rect = dest
     if settings.border > 0:
         ops.append(Shape(((rect.x, rect.y), (rect.right, rect.y), (rect.right, rect.bottom), (rect.x, rect.bottom)),
                          fill=None, width=settings.border))
-    lettering = letter_panel(panel, rect, {k: v for k, v in speakers.items() if v}, settings)
+    lettering = letter_panel(panel, rect, cast, settings)
     warnings += lettering.warnings
     return ops + lettering.shapes + lettering.lines
 
 
-def _map_box(box: tuple[float, float, float, float], crop: tuple[float, float, float, float], dest: Rect) -> Rect:
-    """A box normalised to the whole image, in page points once the image is cropped into dest."""
-    sx, sy = dest.w / (crop[2] - crop[0]), dest.h / (crop[3] - crop[1])
-    x0, y0 = dest.x + (box[0] - crop[0]) * sx, dest.y + (box[1] - crop[1]) * sy
-    return Rect(x0, y0, (box[2] - box[0]) * sx, (box[3] - box[1]) * sy)
+def _page_marks(number: int, draft: bool, width: float, height: float, settings: PageSettings) -> list[Op]:
+    """The page number in the bottom margin, and a DRAFT label beside it on pages with drafts."""
+    band = Rect(0, height - settings.margin, width, settings.margin)
+    ops: list[Op] = []
+    if settings.page_numbers:
+        ops += _centred(str(number), "caption", band, NUMBER_SIZE, NUMBER_SIZE)
+    if draft:
+        label = Rect(settings.margin, band.y, width / 3, band.h)
+        fitted = fit_text("DRAFT", "title", label.w, label.h, NUMBER_SIZE + 1, min(NUMBER_SIZE, settings.margin / 2))
+        ops += set_text(fitted, "title", label, align="left", color=DRAFT_INK)
+    return ops
 
 
-def _visible(box: Rect, frame: Rect) -> Rect | None:
-    """The part of box inside the frame, or None when the character is cropped away."""
-    x0, y0 = max(box.x, frame.x), max(box.y, frame.y)
-    x1, y1 = min(box.right, frame.right), min(box.bottom, frame.bottom)
-    return Rect(x0, y0, x1 - x0, y1 - y0) if x1 > x0 and y1 > y0 else None
+def with_bleed(scene: PageScene, bleed: float) -> PageScene:
+    """The scene on a sheet `bleed` larger on every side; art touching the trim runs into the bleed."""
+    trim = Rect(bleed, bleed, scene.width, scene.height)
+    if bleed <= 0:
+        return PageScene(scene.width, scene.height, scene.label, scene.ops, trim)
+    ops = [_shifted(op, bleed, trim) for op in scene.ops]
+    return PageScene(scene.width + 2 * bleed, scene.height + 2 * bleed, scene.label, ops, trim)
+
+
+def _shifted(op: Op, bleed: float, trim: Rect) -> Op:
+    if isinstance(op, ImageOp):
+        return _bled(replace(op, dest=Rect(op.dest.x + bleed, op.dest.y + bleed, op.dest.w, op.dest.h)), bleed, trim)
+    if isinstance(op, Shape):
+        return replace(op, points=tuple((x + bleed, y + bleed) for x, y in op.points))
+    return replace(op, baseline=op.baseline + bleed,
+                   runs=tuple(replace(run, x=run.x + bleed) for run in op.runs))
+
+
+def _bled(op: ImageOp, bleed: float, trim: Rect) -> ImageOp:
+    """An image whose edge lies on the trim grows past it by the bleed (taking more of the
+    picture where the crop left some, stretching its edge otherwise)."""
+    d, near = op.dest, 0.5
+    grow = (bleed if abs(d.x - trim.x) < near else 0.0, bleed if abs(d.y - trim.y) < near else 0.0,
+            bleed if abs(d.right - trim.right) < near else 0.0, bleed if abs(d.bottom - trim.bottom) < near else 0.0)
+    if not any(grow):
+        return op
+    sx, sy = (op.crop[2] - op.crop[0]) / d.w, (op.crop[3] - op.crop[1]) / d.h
+    b = op.bounds
+    crop = (max(op.crop[0] - grow[0] * sx, b[0]), max(op.crop[1] - grow[1] * sy, b[1]),
+            min(op.crop[2] + grow[2] * sx, b[2]), min(op.crop[3] + grow[3] * sy, b[3]))
+    dest = Rect(d.x - grow[0], d.y - grow[1], d.w + grow[0] + grow[2], d.h + grow[1] + grow[3])
+    return replace(op, crop=crop, dest=dest)
 
 
 def _centred(text: str, role: str, box: Rect, size: float, min_size: float,

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 BALLOON_KINDS = ("speech", "thought", "shout", "whisper")
 PANEL_HINTS = (None, "wide", "tall")
 LAYOUTS = ("single", "2-rows", "3-rows", "2x2", "2x3", "splash-first", "auto")
@@ -34,8 +36,13 @@ class Balloon:
 class ComicPanel:
     """A panel as exported: its render (or None for a placeholder) and its lettering.
 
-    speaker_boxes maps a speaker name to the character's box (x0, y0, x1, y1), normalised
-    to 0..1 of the panel image, so balloon tails can point at the right character.
+    art_box is the part of the image file that is the picture (x0, y0, x1, y1 normalised;
+    None = all of it): a draft render's badge and prompt band lie outside it. Everything
+    else is normalised to that art: character_boxes (the writer's boxes) and
+    character_maps (where the render put each character, 0..1 grids, any resolution) say
+    where characters are, so cropping spares them, tails reach the speaker and balloons
+    avoid faces. A balloon whose speaker is "" is narration: a caption box. draft marks
+    a draft render, which the exported page labels "DRAFT".
     """
 
     index: int
@@ -44,7 +51,10 @@ class ComicPanel:
     caption: str = ""
     balloons: tuple[Balloon, ...] = ()
     hint: str | None = None
-    speaker_boxes: dict[str, Box] = field(default_factory=dict)
+    character_boxes: dict[str, Box] = field(default_factory=dict)
+    character_maps: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+    art_box: Box | None = None
+    draft: bool = False
 
     def __post_init__(self) -> None:
         if self.hint not in PANEL_HINTS:
@@ -52,7 +62,7 @@ class ComicPanel:
         object.__setattr__(self, "balloons", tuple(self.balloons))
         if self.image_path is not None:
             object.__setattr__(self, "image_path", Path(self.image_path))
-        for name, box in self.speaker_boxes.items():
+        for name, box in [*self.character_boxes.items(), ("the art box", self.art_box or (0, 0, 1, 1))]:
             x0, y0, x1, y1 = box
             if not (0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1):
                 raise ValueError(f"Panel {self.index}: the box of {name!r} must be normalised "
@@ -61,14 +71,22 @@ class ComicPanel:
 
 @dataclass(frozen=True)
 class ComicDocument:
-    """The story to export: title page text and the panels in reading order."""
+    """The story to export: title page text, the panels in reading order, and what comic
+    readers and e-book stores show about it (series, number, summary, characters, language
+    as an ISO 639 code)."""
 
     title: str
     author: str = ""
     panels: tuple[ComicPanel, ...] = ()
+    series: str = ""
+    number: str = "1"
+    summary: str = ""
+    characters: tuple[str, ...] = ()
+    language: str = "en"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "panels", tuple(self.panels))
+        object.__setattr__(self, "characters", tuple(self.characters))
 
 
 @dataclass(frozen=True)
@@ -77,7 +95,10 @@ class PageSettings:
 
     page_size: "a4", "letter", "us-comic" (6.625 x 10.25 in) or "WxH" with a unit
     (mm, in, pt), e.g. "148x210mm". layout: one of LAYOUTS; only "auto" honours panel
-    hints. placement: "fill" crops images to fill their frame, "fit" shows them whole.
+    hints. placement: "fill" lets a frame trim a picture's background (at most MAX_CROP of a
+    side, never through a character: the routing maps and boxes say where they are) so
+    rows fill the page; "fit" never crops (frames take the pictures' shapes, pages may end
+    early). bleed (points, print PDF only) extends the page past the trim.
     """
 
     page_size: str = "a4"
@@ -90,7 +111,8 @@ class PageSettings:
     title_page: bool = True
     page_numbers: bool = True
     font_size: float = 11.0
-    min_font_size: float = 6.0
+    min_font_size: float = 8.0
+    bleed: float = 0.0
 
     def __post_init__(self) -> None:
         for value, allowed, what in ((self.layout, LAYOUTS, "layout"),
@@ -98,7 +120,7 @@ class PageSettings:
                                      (self.reading_direction, READING_DIRECTIONS, "reading direction")):
             if value not in allowed:
                 raise ValueError(f"Unknown {what} {value!r}; use one of {', '.join(allowed)}.")
-        if min(self.margin, self.gutter, self.border) < 0:
+        if min(self.margin, self.gutter, self.border, self.bleed) < 0:
             raise ValueError("Margins, gutters and borders cannot be negative.")
         if not 0 < self.min_font_size <= self.font_size:
             raise ValueError("Font sizes must satisfy 0 < min_font_size <= font_size.")

@@ -10,7 +10,8 @@ from itertools import islice
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from story.export.document import ComicDocument, ComicPanel, PageSettings
+from story.export.document import Box, ComicDocument, ComicPanel, PageSettings
+from story.export.page_fill import PanelShape, Row, auto_pages
 
 POINTS_PER = {"pt": 1.0, "in": 72.0, "mm": 72.0 / 25.4}
 PAGE_SIZES = {
@@ -25,11 +26,9 @@ GRIDS = {  # rows of a page, each the number of panels side by side
     "2x2": (2, 2),
     "2x3": (2, 2, 2),
 }
-AUTO_ROWS_PER_PAGE = 3      # the row height "auto" aims for: a third of the page
-AUTO_MAX_PER_ROW = 3
-AUTO_MIN_SCALE = 0.85       # rows may shrink this much to fit one more on a page...
-AUTO_MAX_SCALE = 1.4        # ...or grow this much to fill the page
 WIDE_ASPECT, TALL_ASPECT = 1.8, 0.62
+MAX_CROP = 0.4              # "fill" may cut up to this share of a side, never through a character
+PLACEHOLDER = PanelShape(1.0, 0.6, 1.6)
 
 
 @dataclass(frozen=True)
@@ -86,27 +85,37 @@ def content_rect(settings: PageSettings) -> Rect:
     return Rect(m, m, width - 2 * m, height - 2 * m)
 
 
-def panel_aspect(panel: ComicPanel, size: tuple[int, int] | None) -> float:
-    """Width/height the auto layout gives a panel: its image's, bent by its hint."""
-    aspect = min(max(size[0] / size[1], 0.4), 3.0) if size else 1.0
+def panel_shape(panel: ComicPanel, size: tuple[int, int], keep: Box | None, placement: str) -> PanelShape:
+    """The frames a panel's art may take: its own aspect; with "fill", as much narrower or
+    wider as cropping allows without cutting `keep` (the characters, normalised); a hint
+    ("wide", "tall") is the writer asking for that shape, again never through a character."""
+    aspect = min(max(size[0] / size[1], 0.4), 3.0)
+    kx0, ky0, kx1, ky1 = keep or (0.5, 0.5, 0.5, 0.5)
+    narrowest = aspect * max(kx1 - kx0, 1 - MAX_CROP)
+    widest = aspect / max(ky1 - ky0, 1 - MAX_CROP)
     if panel.hint == "wide":
-        return max(aspect, WIDE_ASPECT)
+        wide = min(max(aspect, WIDE_ASPECT), aspect / max(ky1 - ky0, 0.3))
+        return PanelShape(wide, wide, wide)
     if panel.hint == "tall":
-        return min(aspect, TALL_ASPECT)
-    return aspect
+        tall = max(min(aspect, TALL_ASPECT), aspect * max(kx1 - kx0, 0.3))
+        return PanelShape(tall, tall, tall)
+    if placement == "fill":
+        return PanelShape(aspect, narrowest, widest)
+    return PanelShape(aspect, aspect, aspect)
 
 
 def layout_document(document: ComicDocument, settings: PageSettings,
-                    image_sizes: Mapping[int, tuple[int, int]]) -> list[PageLayout]:
-    """Lay every panel out on pages; image_sizes (panel index -> pixels) feed "auto"."""
+                    shapes: Mapping[int, PanelShape]) -> list[PageLayout]:
+    """Lay every panel out on pages; shapes (panel index -> PanelShape) feed "auto"."""
     if not document.panels:
         raise ValueError("The story has no panels to export.")
     box = content_rect(settings)
     panels = list(document.panels)
+    shapes = {p.index: shapes.get(p.index, PLACEHOLDER) for p in panels}
     if settings.layout == "splash-first":
-        pages = [[[(panels[0], box.w, box.h)]]] + _auto_pages(panels[1:], image_sizes, box, settings.gutter)
+        pages = [[[(panels[0], box.w, box.h)]]] + _auto(panels[1:], shapes, box, settings.gutter)
     elif settings.layout == "auto":
-        pages = _auto_pages(panels, image_sizes, box, settings.gutter)
+        pages = _auto(panels, shapes, box, settings.gutter)
     else:
         pages = _grid_pages(panels, GRIDS[settings.layout], box, settings.gutter)
     page_width = page_size_points(settings.page_size)[0]
@@ -115,7 +124,8 @@ def layout_document(document: ComicDocument, settings: PageSettings,
             for number, rows in enumerate(pages, start=1)]
 
 
-Row = list[tuple[ComicPanel, float, float]]  # (panel, width, height) side by side
+def _auto(panels: Sequence[ComicPanel], shapes: Mapping[int, PanelShape], box: Rect, gutter: float) -> list[list[Row]]:
+    return auto_pages(panels, shapes, box.w, box.h, gutter) if panels else []
 
 
 def _grid_pages(panels: Sequence[ComicPanel], grid: tuple[int, ...], box: Rect, gutter: float) -> list[list[Row]]:
@@ -134,74 +144,11 @@ def _grid_pages(panels: Sequence[ComicPanel], grid: tuple[int, ...], box: Rect, 
     return pages
 
 
-def _auto_rows(panels: Sequence[ComicPanel], sizes: Mapping[int, tuple[int, int]],
-               width: float, gutter: float, target_h: float) -> list[list[tuple[ComicPanel, float]]]:
-    """Group panels into rows (justified by aspect ratio) whose height is nearest the target;
-    a "wide" panel gets a row alone."""
-    rows: list[list[tuple[ComicPanel, float]]] = []
-    current: list[tuple[ComicPanel, float]] = []
-    for panel in panels:
-        aspect = panel_aspect(panel, sizes.get(panel.index))
-        if panel.hint == "wide":
-            rows += [current] if current else []
-            rows.append([(panel, aspect)])
-            current = []
-            continue
-        if current and _row_height(current + [(panel, aspect)], width, gutter) < target_h and (
-            target_h - _row_height(current + [(panel, aspect)], width, gutter)
-            > _row_height(current, width, gutter) - target_h
-        ):  # the row is nearer the target height without this panel: start a new one
-            rows.append(current)
-            current = []
-        current.append((panel, aspect))
-        if _row_height(current, width, gutter) <= target_h or len(current) == AUTO_MAX_PER_ROW:
-            rows.append(current)
-            current = []
-    return rows + ([current] if current else [])
-
-
-def _row_height(row: list[tuple[ComicPanel, float]], width: float, gutter: float) -> float:
-    return (width - gutter * (len(row) - 1)) / sum(aspect for _, aspect in row)
-
-
-def _auto_pages(panels: Sequence[ComicPanel], sizes: Mapping[int, tuple[int, int]],
-                box: Rect, gutter: float) -> list[list[Row]]:
-    """Fill pages with justified rows, scaling row heights so each page is filled."""
-    target_h = (box.h - gutter * (AUTO_ROWS_PER_PAGE - 1)) / AUTO_ROWS_PER_PAGE
-    rows = _auto_rows(panels, sizes, box.w, gutter, target_h)
-    heights = [_row_height(row, box.w, gutter) for row in rows]
-    widths = [box.w] * len(rows)
-    if rows and heights[-1] > target_h and rows[-1][0][0].hint != "wide":
-        # a last row too short to fill the width keeps the usual row height instead of growing
-        heights[-1] = target_h
-        widths[-1] = target_h * sum(aspect for _, aspect in rows[-1]) + gutter * (len(rows[-1]) - 1)
-    pages, start = [], 0
-    while start < len(rows):
-        end = start + 1
-        while end < len(rows) and _stack(heights[start:end + 1], gutter) <= box.h / AUTO_MIN_SCALE:
-            end += 1
-        room = box.h - gutter * (end - start - 1)
-        scale = min(room / sum(heights[start:end]), AUTO_MAX_SCALE)
-        pages.append([_justify(rows[i], widths[i], gutter, heights[i] * scale) for i in range(start, end)])
-        start = end
-    return pages
-
-
-def _stack(heights: Sequence[float], gutter: float) -> float:
-    return sum(heights) + gutter * (len(heights) - 1)
-
-
-def _justify(row: list[tuple[ComicPanel, float]], width: float, gutter: float, height: float) -> Row:
-    free = width - gutter * (len(row) - 1)
-    total = sum(aspect for _, aspect in row)
-    return [(panel, free * aspect / total, height) for panel, aspect in row]
-
-
 def _place_rows(rows: list[Row], box: Rect, gutter: float, page_width: float, rtl: bool) -> list[PanelFrame]:
     """Turn rows of sizes into frames; right-to-left mirrors them across the page."""
     frames, y = [], box.y
     for row in rows:
-        x = box.x
+        x = box.x + (box.w - sum(w for _, w, _ in row) - gutter * (len(row) - 1)) / 2  # centre narrower rows
         for panel, w, h in row:
             rect = Rect(page_width - x - w if rtl else x, y, w, h)
             frames.append(PanelFrame(panel, rect))
@@ -210,17 +157,31 @@ def _place_rows(rows: list[Row], box: Rect, gutter: float, page_width: float, rt
     return frames
 
 
-def place_image(size: tuple[int, int], frame: Rect, mode: str) -> tuple[tuple[float, float, float, float], Rect]:
+def place_image(size: tuple[int, int], frame: Rect, mode: str,
+                keep: Box | None = None) -> tuple[tuple[float, float, float, float], Rect]:
     """Where an image of size (pixels) goes in a frame: (crop box in pixels, destination).
 
-    "fill" crops the middle of the image to the frame's aspect and covers the frame;
-    "fit" keeps the whole image and centres it inside the frame.
+    "fill" covers the frame, cropping the image's middle but shifting the crop so `keep`
+    (the characters, normalised to the image) stays whole; when keep cannot fit, it crops
+    less and the image stops short of the frame. "fit" shows the whole image, centred.
     """
     width, height = size
-    scale = (max if mode == "fill" else min)(frame.w / width, frame.h / height)
     if mode == "fit":
+        scale = min(frame.w / width, frame.h / height)
         w, h = width * scale, height * scale
         return (0, 0, width, height), Rect(frame.x + (frame.w - w) / 2, frame.y + (frame.h - h) / 2, w, h)
-    crop_w, crop_h = frame.w / scale, frame.h / scale
-    left, top = (width - crop_w) / 2, (height - crop_h) / 2
-    return (left, top, left + crop_w, top + crop_h), frame
+    kx0, ky0, kx1, ky1 = keep or (0.5, 0.5, 0.5, 0.5)
+    scale = max(frame.w / width, frame.h / height)
+    scale = min(scale, frame.w / max((kx1 - kx0) * width, 1e-9), frame.h / max((ky1 - ky0) * height, 1e-9))
+    crop_w, crop_h = min(width, frame.w / scale), min(height, frame.h / scale)
+    left = _slide((width - crop_w) / 2, crop_w, kx0 * width, kx1 * width, width)
+    top = _slide((height - crop_h) / 2, crop_h, ky0 * height, ky1 * height, height)
+    w, h = crop_w * scale, crop_h * scale
+    dest = Rect(frame.x + (frame.w - w) / 2, frame.y + (frame.h - h) / 2, w, h)
+    return (left, top, left + crop_w, top + crop_h), dest
+
+
+def _slide(start: float, length: float, keep0: float, keep1: float, total: float) -> float:
+    """Move a window [start, start + length) the least so it holds [keep0, keep1], inside [0, total]."""
+    start = min(max(start, keep1 - length), keep0)
+    return min(max(start, 0.0), total - length)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,3 +46,18 @@ def atomic_write(path: Path, write: Callable[[Path], None], force: bool = False)
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_folder(out_dir: Path, names: list[str], stale: re.Pattern, write: Callable[[int, Path], None],
+                 force: bool) -> list[Path]:
+    """Write files `names` into out_dir, each atomically by write(number, temporary path); with
+    force, older files of ours (names matching `stale`) that the new set lacks are removed."""
+    paths = [out_dir / name for name in names]
+    refuse_existing(paths, force)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for old in set(out_dir.iterdir()) - set(paths):
+        if stale.fullmatch(old.name):
+            old.unlink()
+    for number, path in enumerate(paths):
+        atomic_write(path, lambda tmp: write(number, tmp), force=True)
+    return paths

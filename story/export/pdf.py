@@ -1,4 +1,9 @@
-"""Comic PDF through reportlab's canvas: embedded TrueType subsets, selectable text."""
+"""Comic PDF through reportlab's canvas: embedded TrueType subsets, selectable text.
+
+Every font in the file is embedded, reportlab's own initial font included (it is set to a
+shipped face), which print preflight asks for. With `print_ready`, pages carry their bleed,
+a TrimBox and a BleedBox, and every image is resampled to exactly 300 dpi as placed.
+"""
 from __future__ import annotations
 
 import io
@@ -13,19 +18,21 @@ from reportlab.pdfgen.canvas import Canvas
 from story.export.compose import ImageOp, PageScene, compose
 from story.export.document import ComicDocument, PageSettings
 from engine.fonts import register_fonts
-from story.export.lettering import Shape, TextLine
+from story.export.shapes import Shape, TextLine
 from story.export.output import ExportReport, atomic_write
 
-IMAGE_DPI = 300        # images are downsampled to at most this resolution on the page
+IMAGE_DPI = 300        # images are downsampled to at most this resolution on the page (exactly it for print)
+INITIAL_FONT = "NotoSans"
 JPEG_QUALITY = 90
 CREATOR = "AnyStory Studio"
 
 
 def export_pdf(document: ComicDocument, settings: PageSettings, out_path: Path | str,
-               force: bool = False) -> ExportReport:
-    """Write the comic as a PDF at out_path; warnings list text that had to be cut, etc."""
+               force: bool = False, print_ready: bool = False) -> ExportReport:
+    """Write the comic as a PDF at out_path; warnings list text that had to be cut, etc.
+    print_ready: a printer's PDF (bleed from settings.bleed, trim and bleed boxes, 300 dpi)."""
     scenes, warnings = compose(document, settings)
-    path = atomic_write(Path(out_path), lambda tmp: _write(scenes, document, settings, tmp), force)
+    path = atomic_write(Path(out_path), lambda tmp: _write(scenes, document, settings, tmp, print_ready), force)
     return ExportReport(path, len(scenes), warnings, [path])
 
 
@@ -39,14 +46,17 @@ def _binary_streams():
         rl_config.useA85 = saved
 
 
-def _write(scenes: list[PageScene], document: ComicDocument, settings: PageSettings, path: Path) -> None:
+def _write(scenes: list[PageScene], document: ComicDocument, settings: PageSettings, path: Path,
+           print_ready: bool) -> None:
     register_fonts()
     with _binary_streams():
-        _write_pages(scenes, document, settings, path)
+        _write_pages(scenes, document, settings, path, print_ready)
 
 
-def _write_pages(scenes: list[PageScene], document: ComicDocument, settings: PageSettings, path: Path) -> None:
-    canvas = Canvas(str(path), pagesize=(scenes[0].width, scenes[0].height), pageCompression=1)
+def _write_pages(scenes: list[PageScene], document: ComicDocument, settings: PageSettings, path: Path,
+                 print_ready: bool) -> None:
+    canvas = Canvas(str(path), pagesize=(scenes[0].width, scenes[0].height), pageCompression=1,
+                    initialFontName=INITIAL_FONT)
     canvas.setTitle(document.title)
     canvas.setAuthor(document.author)
     canvas.setCreator(CREATOR)
@@ -54,15 +64,19 @@ def _write_pages(scenes: list[PageScene], document: ComicDocument, settings: Pag
     if settings.reading_direction == "rtl":
         canvas.setViewerPreference("Direction", "R2L")
     for scene in scenes:
+        if print_ready and scene.trim is not None:
+            trim = scene.trim
+            canvas.setTrimBox((trim.x, scene.height - trim.bottom, trim.right, scene.height - trim.y))
+            canvas.setBleedBox((0, 0, scene.width, scene.height))
         for op in scene.ops:
-            _draw(canvas, op, scene.height)
+            _draw(canvas, op, scene.height, print_ready)
         canvas.showPage()
     canvas.save()
 
 
-def _draw(canvas: Canvas, op: object, page_h: float) -> None:
+def _draw(canvas: Canvas, op: object, page_h: float, exact_dpi: bool) -> None:
     if isinstance(op, ImageOp):
-        _draw_image(canvas, op, page_h)
+        _draw_image(canvas, op, page_h, exact_dpi)
     elif isinstance(op, Shape):
         _draw_shape(canvas, op, page_h)
     elif isinstance(op, TextLine):
@@ -99,12 +113,12 @@ def _draw_shape(canvas: Canvas, shape: Shape, page_h: float) -> None:
     canvas.restoreState()
 
 
-def _draw_image(canvas: Canvas, op: ImageOp, page_h: float) -> None:
-    """Crop and downsample with Pillow, then embed as JPEG (renders compress badly as Flate)."""
+def _draw_image(canvas: Canvas, op: ImageOp, page_h: float, exact_dpi: bool) -> None:
+    """Crop and resample with Pillow, then embed as JPEG (renders compress badly as Flate)."""
     with Image.open(op.path) as source:
         image = source.convert("RGB").crop(tuple(round(v) for v in op.crop))
     limit = (round(op.dest.w / 72 * IMAGE_DPI), round(op.dest.h / 72 * IMAGE_DPI))
-    if image.width > limit[0] or image.height > limit[1]:
+    if exact_dpi or image.width > limit[0] or image.height > limit[1]:
         image = image.resize(limit, Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=JPEG_QUALITY)

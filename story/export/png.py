@@ -10,8 +10,8 @@ from PIL import Image, ImageDraw
 from story.export.compose import ImageOp, PageScene, compose
 from story.export.document import ComicDocument, PageSettings
 from engine.fonts import draw_run
-from story.export.lettering import Shape, TextLine
-from story.export.output import ExportReport, atomic_write, refuse_existing
+from story.export.shapes import Shape, TextLine
+from story.export.output import ExportReport, write_folder
 
 SUPERSAMPLE = 4                 # curved outlines are drawn this much larger, then reduced (anti-aliasing)
 PAGE_NAME = re.compile(r"page-\d{3,}\.png")
@@ -34,15 +34,8 @@ def export_png(document: ComicDocument, settings: PageSettings, out_dir: Path | 
     check_dpi(dpi)
     scenes, warnings = compose(document, settings)
     out_dir = Path(out_dir)
-    paths = [out_dir / name for name in page_file_names(scenes)]
-    refuse_existing(paths, force)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in set(out_dir.iterdir()) - set(paths):
-        if PAGE_NAME.fullmatch(stale.name):
-            stale.unlink()
-    for scene, path in zip(scenes, paths):
-        image = render_page(scene, dpi)
-        atomic_write(path, lambda tmp: image.save(tmp, "PNG", dpi=(dpi, dpi)), force=True)
+    paths = write_folder(out_dir, page_file_names(scenes), PAGE_NAME,
+                         lambda number, tmp: render_page(scenes[number], dpi).save(tmp, "PNG", dpi=(dpi, dpi)), force)
     return ExportReport(out_dir, len(scenes), warnings, paths)
 
 
