@@ -13,7 +13,7 @@ from PIL import Image
 
 from story.export.document import ComicDocument, ComicPanel, PageSettings
 from story.export.layout import PanelFrame, Rect, content_rect, layout_document, page_size_points, panel_shape, place_image
-from story.export.lettering import fit_text, letter_panel, placeholder, set_text
+from story.export.lettering import fit_text, letter_panel, lettering_area, placeholder, set_text
 from story.export.regions import Cast, character_grids, keep_box
 from story.export.shapes import Shape, TextLine
 
@@ -64,7 +64,8 @@ def compose(document: ComicDocument, settings: PageSettings) -> tuple[list[PageS
     """All pages of the export (title page first when enabled) and the warnings met."""
     warnings: list[str] = []
     arts = {panel.index: art for panel in document.panels if (art := _art(panel, warnings)) is not None}
-    shapes = {i: panel_shape(p, arts[i].size, arts[i].keep, settings.placement)
+    shapes = {i: replace(panel_shape(p, arts[i].size, arts[i].keep, settings.placement),
+                         text_area=lettering_area(p, settings))
               for p in document.panels if (i := p.index) in arts}
     width, height = page_size_points(settings.page_size)
     scenes = [_title_page(document, settings, warnings)] if settings.title_page else []

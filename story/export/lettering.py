@@ -27,6 +27,8 @@ SIZE_STEP = 0.5      # auto-sizing steps down by this many points
 BALANCE = 2.4        # balloons aim for text blocks this many times wider than tall
 MAX_BALLOON_W, MAX_BALLOON_H = 0.9, 0.6   # a balloon may take this share of its panel
 POSITIONS = 13       # balloon centres tried along each side of a panel
+ROOM_FACTOR = 12.0   # a panel wants this many times its text's area (balloon, margins, the picture)
+COVER_LIMIT = 0.15   # lettering that must hide more of a character than this makes the export warn
 ELLIPSIS = "\u2026"
 KIND_ROLE = {"speech": "balloon", "thought": "balloon", "shout": "shout", "whisper": "balloon"}
 CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
@@ -142,6 +144,15 @@ def set_text(fitted: FittedText, role: str, box: Rect, align: str = "center", co
     return result
 
 
+def lettering_area(panel: ComicPanel, settings: PageSettings) -> float:
+    """Square points a panel needs to letter its text at full size clear of its characters:
+    the text's own area, times the room balloons, margins and the picture take around it."""
+    texts = [(panel.caption, "caption")] + [(b.text, KIND_ROLE[b.kind]) for b in panel.balloons]
+    ink = sum(text_width(text, role, settings.font_size) * line_height(settings.font_size)
+              for text, role in texts if text)
+    return ink * ROOM_FACTOR
+
+
 def letter_panel(panel: ComicPanel, rect: Rect, cast: Cast, settings: PageSettings) -> Lettering:
     """The caption in the panel's first corner, then balloons and narration boxes in reading
     order, each where it covers the least of any character; tails reach the speakers."""
@@ -217,9 +228,13 @@ def _place(w: float, h: float, rect: Rect, placed: list[Rect], cast: Cast, rtl: 
         if best is None or cost < best[0]:
             best = (cost, box)
     cost, box = best  # type: ignore[misc]
+    hidden = max(zip(cast.covered(box), cast.grids), default=(0.0, ""))
     if cost >= 100:
         out.warnings.append(f"Panel {panel.index} is too crowded: its lettering overlaps or reads out of order; "
                             "shorten the text or split the panel.")
+    elif hidden[0] > COVER_LIMIT:
+        out.warnings.append(f"Panel {panel.index} is too crowded: lettering hides {hidden[0]:.0%} of {hidden[1]}; "
+                            "shorten the text or give the panel more room.")
     return box
 
 

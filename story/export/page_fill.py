@@ -16,21 +16,23 @@ from typing import Mapping, Sequence
 from story.export.document import ComicPanel
 
 MAX_PER_ROW = 3
-MAX_PER_PAGE = 9
+MAX_PER_PAGE = 7        # more panels than this make a page hard to read
 MIN_ROW_SHARE = 0.2      # a row lower than this share of the page makes panels too small...
 MAX_ROW_SHARE = 0.55     # ...and one higher than this turns a story panel into a splash
 MAX_ROWS = 4
-EMPTY_COST, CROP_COST, SMALL_COST, PAGE_COST = 6.0, 0.6, 10.0, 0.05
+EMPTY_COST, CROP_COST, SMALL_COST, PAGE_COST, CRAMP_COST = 6.0, 0.6, 10.0, 0.05, 3.0
 LAST_PAGE_SHARE = 0.5    # the last page may end early: its empty part counts half
 
 
 @dataclass(frozen=True)
 class PanelShape:
-    """Width/height of a panel's art, and the narrowest and widest frame it may take."""
+    """Width/height of a panel's art, the narrowest and widest frame it may take, and the
+    area (square points) its lettering wants, so wordy panels get bigger frames."""
 
     aspect: float
     lo: float
     hi: float
+    text_area: float = 0.0
 
 
 Row = list[tuple[ComicPanel, float, float]]  # (panel, width, height) side by side
@@ -92,17 +94,19 @@ def _fit_page(rows: list[list[ComicPanel]], shapes: Mapping[int, PanelShape], wi
     high = [w / sum(shapes[p.index].lo for p in row) for w, row in zip(free, rows)]
     heights = _bend(natural, low, high, room)
     scale = min(1.0, room / sum(heights))
-    placed, crop, area = [], 0.0, 0.0
+    placed, crop, area, cramp = [], 0.0, 0.0, 0.0
     for row, w, h in zip(rows, free, heights):
         aspects = _row_aspects([shapes[p.index] for p in row], w / h)
         crop += sum(abs(math.log(a / shapes[p.index].aspect)) for a, p in zip(aspects, row))
         placed.append([(p, a * h * scale, h * scale) for a, p in zip(aspects, row)])
         area += sum(a * h * scale * h * scale for a in aspects)
+        cramp += sum(max(0.0, 1 - a * (h * scale) ** 2 / shapes[p.index].text_area)
+                     for a, p in zip(aspects, row) if shapes[p.index].text_area)
     fill = area / (width * height)
     small = sum(max(0.0, MIN_ROW_SHARE - h * scale / height) + max(0.0, h * scale / height - MAX_ROW_SHARE)
                 for h in heights)
     empty = (1 - fill) * (LAST_PAGE_SHARE if last else 1.0)
-    return _Page(placed, EMPTY_COST * empty + CROP_COST * crop + SMALL_COST * small)
+    return _Page(placed, EMPTY_COST * empty + CROP_COST * crop + SMALL_COST * small + CRAMP_COST * cramp)
 
 
 def _bend(natural: list[float], low: list[float], high: list[float], room: float) -> list[float]:

@@ -32,7 +32,7 @@ def export_pdf(document: ComicDocument, settings: PageSettings, out_path: Path |
     """Write the comic as a PDF at out_path; warnings list text that had to be cut, etc.
     print_ready: a printer's PDF (bleed from settings.bleed, trim and bleed boxes, 300 dpi)."""
     scenes, warnings = compose(document, settings)
-    path = atomic_write(Path(out_path), lambda tmp: _write(scenes, document, settings, tmp, print_ready), force)
+    path = atomic_write(Path(out_path), lambda tmp: write_scenes(scenes, document, settings, tmp, print_ready), force)
     return ExportReport(path, len(scenes), warnings, [path])
 
 
@@ -46,8 +46,9 @@ def _binary_streams():
         rl_config.useA85 = saved
 
 
-def _write(scenes: list[PageScene], document: ComicDocument, settings: PageSettings, path: Path,
-           print_ready: bool) -> None:
+def write_scenes(scenes: list[PageScene], document: ComicDocument, settings: PageSettings, path: Path,
+                 print_ready: bool = False) -> None:
+    """Draw composed page scenes into a PDF file at path (export_pdf writes through this)."""
     register_fonts()
     with _binary_streams():
         _write_pages(scenes, document, settings, path, print_ready)
