@@ -1,7 +1,9 @@
-"""The Export tab: page settings, a preview of the pages, and PDF / CBZ / PNG / bundle files.
+"""The Export tab: page settings, a preview of the pages, and the files a story leaves as.
 
 Files are written under the data directory's exports/ folder (served to the browser from
-there), named after the story; a new export replaces the previous one of the same kind.
+there), named after the story; a new export replaces the previous one of the same kind,
+always atomically (a kill mid-export never leaves a truncated file there). Handlers return
+dicts keyed by component, so tests call them in process.
 """
 from __future__ import annotations
 
@@ -9,8 +11,9 @@ import re
 import shutil
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import gradio as gr
 
@@ -22,13 +25,17 @@ PAGE_SIZES = {"A4": "a4", "US Letter": "letter", "US comic (6.625 × 10.25 in)":
 TEMPLATES = {"Auto (by panel shapes)": "auto", "One panel per page": "single", "Two rows": "2-rows",
              "Three rows": "3-rows", "2 × 2 grid": "2x2", "2 × 3 grid": "2x3", "Splash first": "splash-first"}
 DIRECTIONS = {"Left to right": "ltr", "Right to left (manga)": "rtl"}
-
-
-def _export() -> Any:
-    """story.export, imported on first use (reportlab stays out of the app's startup)."""
-    from story import export
-
-    return export
+PLACEMENTS = {"Trim backgrounds to fill pages": "fill", "Show whole pictures": "fit"}
+KINDS = {  # kind -> (button, file name after the story's, format)
+    "pdf": ("Comic PDF", ".pdf", "pdf"),
+    "print": ("Print PDF (bleed, 300 dpi)", ".print.pdf", "pdf"),
+    "cbz": ("CBZ (comic reader)", ".cbz", "cbz"),
+    "epub": ("EPUB (fixed layout)", ".epub", "epub"),
+    "webtoon": ("Webtoon strips (.zip)", ".webtoon.zip", "webtoon"),
+    "png": ("PNG pages (.zip)", ".pages.zip", "png"),
+    "bundle": ("Project bundle (.zip)", ".bundle.zip", "bundle"),
+}
+MM = 72 / 25.4
 
 
 def _label(options: dict[str, str], value: Any, default: str) -> str:
@@ -42,28 +49,43 @@ def file_stem(ctx: AppContext, project_id: int) -> Path:
     return ctx.studio.data_dir.exports / safe
 
 
-def page_settings(ctx: AppContext, project_id: int, page: str, template: str, direction: str,
-                  title_page: bool) -> Any:
+@dataclass(frozen=True)
+class Choices:
+    """The writer's page choices as the tab's widgets hold them (labels)."""
+
+    page: str = "A4"
+    template: str = next(iter(TEMPLATES))
+    direction: str = "Left to right"
+    title_page: bool = True
+    placement: str = next(iter(PLACEMENTS))
+    bleed_mm: float = 3.0
+
+
+def page_settings(ctx: AppContext, project_id: int, choices: Choices, print_ready: bool = False) -> Any:
     """The writer's choices over the project's stored page settings; the choices are kept
     in the project for next time."""
     from story.export.from_project import page_settings as overlay
 
-    choices = {"page_size": PAGE_SIZES[page], "layout": TEMPLATES[template],
-               "reading_direction": DIRECTIONS[direction], "title_page": bool(title_page)}
+    chosen = {"page_size": PAGE_SIZES[choices.page], "layout": TEMPLATES[choices.template],
+              "reading_direction": DIRECTIONS[choices.direction], "title_page": bool(choices.title_page),
+              "placement": PLACEMENTS[choices.placement]}
+    if not 0 <= float(choices.bleed_mm or 0) <= 20:
+        raise ValueError("The bleed must be 0 to 20 mm.")
     stored = projects.get_project(ctx.studio, project_id).page_settings
-    settings = overlay(stored, **choices)
-    if any(stored.get(k) != v for k, v in choices.items()):
-        projects.update_project(ctx.studio, project_id, page_settings={**stored, **choices})
+    settings = overlay(stored, **chosen, bleed=float(choices.bleed_mm or 0) * MM if print_ready else 0.0)
+    if any(stored.get(k) != v for k, v in chosen.items()):
+        projects.update_project(ctx.studio, project_id, page_settings={**stored, **chosen})
     return settings
 
 
-def stored_choices(ctx: AppContext, project_id: Optional[int]) -> list[Any]:
-    """The dropdowns' values from the project's page settings (defaults for a new project)."""
+def stored_choices(ctx: AppContext, project_id: Optional[int]) -> Choices:
+    """The widgets' values from the project's page settings (defaults for a new project)."""
     stored = projects.get_project(ctx.studio, project_id).page_settings if project_id else {}
-    return [_label(PAGE_SIZES, stored.get("page_size"), "A4"),
-            _label(TEMPLATES, stored.get("layout"), next(iter(TEMPLATES))),
-            _label(DIRECTIONS, stored.get("reading_direction"), "Left to right"),
-            stored.get("title_page", True)]
+    return Choices(_label(PAGE_SIZES, stored.get("page_size"), "A4"),
+                   _label(TEMPLATES, stored.get("layout"), next(iter(TEMPLATES))),
+                   _label(DIRECTIONS, stored.get("reading_direction"), "Left to right"),
+                   stored.get("title_page", True),
+                   _label(PLACEMENTS, stored.get("placement"), next(iter(PLACEMENTS))))
 
 
 def warn_all(report: Any) -> None:
@@ -71,74 +93,122 @@ def warn_all(report: Any) -> None:
         gr.Warning(warning)
 
 
-def build(ctx: AppContext, project: gr.State) -> None:
+def export_file(ctx: AppContext, project_id: int, kind: str, choices: Choices) -> Any:
+    """Write one kind of export into exports/ and return its report (path, pages, warnings)."""
+    from story.export.from_project import export_project
+    from story.export.output import ExportReport
+
+    stem = file_stem(ctx, project_id)
+    out = stem.parent / (stem.name + KINDS[kind][1])
+    if kind == "bundle":
+        return ExportReport(bundle_file(ctx, project_id), 0)
+    settings = page_settings(ctx, project_id, choices, print_ready=kind == "print")
+    fmt = KINDS[kind][2]
+    if fmt not in ("png", "webtoon"):
+        return export_project(ctx.studio, project_id, fmt, out, settings, force=True, print_ready=kind == "print")
+    folder = Path(tempfile.mkdtemp(prefix=f".{kind}-", dir=stem.parent))
+    try:
+        report = export_project(ctx.studio, project_id, fmt, folder, settings, force=True)
+        report.path = zip_files(report.files, out)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return report
+
+
+@dataclass
+class ExportTab:
+    """The tab's widgets and its handlers (each returns {component: value})."""
+
+    ctx: AppContext
+    page: Any
+    template: Any
+    direction: Any
+    title_page: Any
+    placement: Any
+    bleed: Any
+    files: Any
+    pages: Any
+
+    @property
+    def choice_widgets(self) -> list[Any]:
+        return [self.page, self.template, self.direction, self.title_page, self.placement, self.bleed]
+
+    def preview(self, project_id: Optional[int], *choices: Any) -> dict:
+        """Small PNG pages of the export as it stands, for the gallery."""
+        project_id = need_project(project_id)
+        from story.export.from_project import export_project
+
+        exports = self.ctx.studio.data_dir.exports
+        for old in exports.glob(f".preview-{project_id}-*"):
+            shutil.rmtree(old, ignore_errors=True)
+        out = Path(tempfile.mkdtemp(prefix=f".preview-{project_id}-", dir=exports))
+        settings = page_settings(self.ctx, project_id, Choices(*choices))
+        report = export_project(self.ctx.studio, project_id, "png", out, settings, dpi=60, force=True)
+        warn_all(report)
+        return {self.pages: [str(p) for p in report.files]}
+
+    def export(self, kind: str, project_id: Optional[int], *args: Any) -> dict:
+        """Write the export of `kind` and add it to the files offered for download."""
+        *choices, current = args
+        report = export_file(self.ctx, need_project(project_id), kind, Choices(*choices))
+        warn_all(report)
+        if report.pages:
+            gr.Info(f"Exported {report.pages} page(s).")
+        path = Path(report.path)
+        kept = [str(p) for p in (current or []) if Path(p).name != path.name]
+        return {self.files: kept + [str(path)]}
+
+    def exporter(self, kind: str) -> Callable[..., dict]:
+        """The click handler of one kind's button."""
+        def export(project_id: Optional[int], page: str, template: str, direction: str, title_page: bool,
+                   placement: str, bleed: float, current: Optional[list]) -> dict:
+            return self.export(kind, project_id, page, template, direction, title_page, placement, bleed, current)
+        return export
+
+    def project_changed(self, project_id: Optional[int]) -> dict:
+        """Another project: empty preview and files, its stored page choices."""
+        choices = stored_choices(self.ctx, project_id)
+        return {self.pages: [], self.files: None, self.page: choices.page, self.template: choices.template,
+                self.direction: choices.direction, self.title_page: choices.title_page,
+                self.placement: choices.placement}
+
+
+def build(ctx: AppContext, project: gr.State) -> ExportTab:
     """Lay out the Export tab and wire its events."""
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=260):
             gr.Markdown("## Pages")
-            page = gr.Dropdown(list(PAGE_SIZES), value="A4", label="Page size", elem_id="export-page-size")
-            template = gr.Dropdown(list(TEMPLATES), value=next(iter(TEMPLATES)), label="Template",
-                                   elem_id="export-template")
-            direction = gr.Radio(list(DIRECTIONS), value="Left to right", label="Reading direction",
-                                 elem_id="export-direction")
-            title_page = gr.Checkbox(value=True, label="Title page")
+            tab = ExportTab(
+                ctx,
+                page=gr.Dropdown(list(PAGE_SIZES), value="A4", label="Page size", elem_id="export-page-size"),
+                template=gr.Dropdown(list(TEMPLATES), value=next(iter(TEMPLATES)), label="Template",
+                                     elem_id="export-template"),
+                direction=gr.Radio(list(DIRECTIONS), value="Left to right", label="Reading direction",
+                                   elem_id="export-direction"),
+                title_page=gr.Checkbox(value=True, label="Title page"),
+                placement=gr.Radio(list(PLACEMENTS), value=next(iter(PLACEMENTS)), label="Pictures",
+                                   info="Trimming never cuts into a character.", elem_id="export-placement"),
+                bleed=gr.Number(value=3.0, minimum=0, maximum=20, label="Print bleed (mm)", elem_id="export-bleed"),
+                files=None, pages=None)
             preview_btn = gr.Button("Preview pages", elem_id="export-preview")
             gr.Markdown("## Download")
-            pdf_btn = gr.Button("Comic PDF", variant="primary", elem_id="export-pdf")
-            cbz_btn = gr.Button("CBZ (comic reader)", elem_id="export-cbz")
-            png_btn = gr.Button("PNG pages (.zip)", elem_id="export-png")
-            bundle_btn = gr.Button("Project bundle (.zip)", elem_id="export-bundle")
-            files = gr.File(label="Your files", file_count="multiple", interactive=False, elem_id="export-files")
+            buttons = {kind: gr.Button(label, variant="primary" if kind == "pdf" else "secondary",
+                                       elem_id=f"export-{kind}") for kind, (label, _, _) in KINDS.items()}
+            tab.files = gr.File(label="Your files", file_count="multiple", interactive=False, elem_id="export-files")
         with gr.Column(scale=3):
-            pages = gr.Gallery(label="Preview", columns=2, height=760, object_fit="contain",
-                               elem_id="export-pages")
+            tab.pages = gr.Gallery(label="Preview", columns=2, height=760, object_fit="contain",
+                                   elem_id="export-pages")
+    _wire(tab, project, preview_btn, buttons)
+    return tab
 
-    settings = [project, page, template, direction, title_page]
 
-    def document(project_id: Optional[int]) -> Any:
-        from story.export.from_project import comic_document
-
-        return comic_document(ctx.studio, need_project(project_id))
-
-    def add_file(current: Optional[list], path: Path) -> list[str]:
-        kept = [str(p) for p in (current or []) if Path(p).suffix != path.suffix or Path(p).name != path.name]
-        return kept + [str(path)]
-
-    @user_errors
-    def preview(project_id: Optional[int], *choices: Any):
-        project_id = need_project(project_id)
-        for old in ctx.studio.data_dir.exports.glob(f".preview-{project_id}-*"):
-            shutil.rmtree(old, ignore_errors=True)
-        out = Path(tempfile.mkdtemp(prefix=f".preview-{project_id}-", dir=ctx.studio.data_dir.exports))
-        report = _export().export_png(document(project_id), page_settings(ctx, project_id, *choices), out,
-                                      dpi=60, force=True)
-        warn_all(report)
-        return [str(p) for p in report.files]
-
-    def exporter(kind: str):
-        @user_errors
-        def run(project_id: Optional[int], *args: Any):
-            *choices, current = args
-            stem = file_stem(ctx, need_project(project_id))
-            if kind == "bundle":
-                return add_file(current, bundle_file(ctx, project_id))
-            doc, chosen = document(project_id), page_settings(ctx, project_id, *choices)
-            if kind == "pdf":
-                report = _export().export_pdf(doc, chosen, stem.with_suffix(".pdf"), force=True)
-            elif kind == "cbz":
-                report = _export().export_cbz(doc, chosen, stem.with_suffix(".cbz"), force=True)
-            else:
-                report = _export().export_png(doc, chosen, stem.parent / f"{stem.name}-pages", force=True)
-                report.path = zip_pages(report.files, stem.parent / f"{stem.name}-pages.zip")
-            warn_all(report)
-            gr.Info(f"Exported {report.pages} page(s).")
-            return add_file(current, Path(report.path))
-        return run
-
-    preview_btn.click(preview, settings, pages, concurrency_limit=2)
-    for button, kind in ((pdf_btn, "pdf"), (cbz_btn, "cbz"), (png_btn, "png"), (bundle_btn, "bundle")):
-        button.click(exporter(kind), settings + [files], files, concurrency_limit=2)
-    project.change(lambda p: [[], None] + stored_choices(ctx, p), project, [pages, files] + settings[1:])
+def _wire(tab: ExportTab, project: gr.State, preview_btn: Any, buttons: dict[str, Any]) -> None:
+    inputs = [project, *tab.choice_widgets]
+    preview_btn.click(user_errors(tab.preview), inputs, [tab.pages], concurrency_limit=2)
+    for kind, button in buttons.items():
+        button.click(user_errors(tab.exporter(kind)), inputs + [tab.files], [tab.files], concurrency_limit=2)
+    project.change(user_errors(tab.project_changed), project,
+                   [tab.pages, tab.files, tab.page, tab.template, tab.direction, tab.title_page, tab.placement])
 
 
 def bundle_file(ctx: AppContext, project_id: int) -> Path:
@@ -148,9 +218,14 @@ def bundle_file(ctx: AppContext, project_id: int) -> Path:
     return export_bundle(ctx.studio, project_id, file_stem(ctx, project_id).with_suffix(".bundle.zip"), force=True)
 
 
-def zip_pages(paths: list[Path], out: Path) -> Path:
-    """The PNG pages in one zip, for a single download."""
-    with zipfile.ZipFile(out, "w") as archive:
-        for path in paths:
-            archive.write(path, Path(path).name, zipfile.ZIP_STORED)
-    return out
+def zip_files(paths: list[Path], out: Path) -> Path:
+    """The files in one zip, for a single download; written to a temporary name and moved
+    into place in one step, so a kill never leaves a truncated zip where the app serves it."""
+    from story.export.output import atomic_write
+
+    def write(tmp: Path) -> None:
+        with zipfile.ZipFile(tmp, "w") as archive:
+            for path in paths:
+                archive.write(path, Path(path).name, zipfile.ZIP_STORED)
+
+    return atomic_write(out, write, force=True)

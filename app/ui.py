@@ -5,10 +5,12 @@ import gradio as gr
 
 from app import characters_tab, export_tab, projects_tab, settings_tab, story_tab
 from app.context import AppContext
+from app.web_fonts import FAMILY as CJK_FAMILY, font_face_css
 
 THEME = gr.themes.Soft(
     primary_hue="orange", secondary_hue="amber", neutral_hue="stone",
-    font=["ui-rounded", "Nunito", "Segoe UI", "system-ui", "sans-serif"],
+    font=["ui-rounded", "Nunito", "Segoe UI", "system-ui", CJK_FAMILY, "sans-serif"],
+    font_mono=["IBM Plex Mono", "ui-monospace", "Consolas", CJK_FAMILY, "monospace"],
 )
 CSS = """
 #app-title h1 { margin-bottom: 0; letter-spacing: -0.02em; }
@@ -21,7 +23,7 @@ CSS = """
 .routing-legend .swatch { display: inline-block; width: 14px; height: 14px; border-radius: 3px;
   vertical-align: -2px; margin-right: 4px; }
 footer { display: none !important; }
-"""
+""" + font_face_css()
 
 
 def build_app(ctx: AppContext) -> gr.Blocks:

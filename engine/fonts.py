@@ -13,8 +13,6 @@ from functools import lru_cache
 from pathlib import Path
 
 from PIL import ImageDraw, ImageFont
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 
 FONT_DIR = Path(__file__).resolve().parents[1] / "assets" / "fonts"
 
@@ -46,7 +44,11 @@ def font_path(face: str) -> Path:
 
 @lru_cache(maxsize=None)
 def _glyphs(face: str) -> frozenset[int]:
-    """Register the face with reportlab (once) and return the code points it covers."""
+    """Register the face with reportlab (once) and return the code points it covers.
+    reportlab is imported here, on first use, so the app starts without it."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
     font = TTFont(face, str(font_path(face)))
     pdfmetrics.registerFont(font)
     return frozenset(font.face.charToGlyph)
@@ -83,13 +85,15 @@ def runs(text: str, role: str) -> list[tuple[str, str]]:
 
 def text_width(text: str, role: str, size: float) -> float:
     """Width in points of text set in the role's fonts at size."""
-    return sum(pdfmetrics.stringWidth(part, face, size) for face, part in runs(text, role))
+    return sum(face_width(part, face, size) for face, part in runs(text, role))
 
 
 def face_width(text: str, face: str, size: float) -> float:
     """Width in points of a single-face run."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
     _glyphs(face)
-    return pdfmetrics.stringWidth(text, face, size)
+    return stringWidth(text, face, size)
 
 
 @lru_cache(maxsize=128)
