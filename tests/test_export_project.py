@@ -81,3 +81,49 @@ def test_cli_exports_pdf_cbz_png_and_refuses_to_overwrite(tmp_path):
     png = cli("export", "Fox", "--format", "png", "--out", str(tmp_path / "pages"), "--dpi", "40", "--no-title-page")
     assert png.returncode == 0, png.stderr
     assert sorted(p.name for p in (tmp_path / "pages").iterdir())[0] == "page-001.png"
+    printed = cli("export", "Fox", "--format", "pdf", "--print", "--bleed", "5", "--out", str(tmp_path / "print.pdf"))
+    assert printed.returncode == 0, printed.stderr
+    page = PdfReader(tmp_path / "print.pdf").pages[0]
+    assert float(page.mediabox.width) - float(page.trimbox.width) == pytest.approx(10 * 72 / 25.4, abs=0.01)
+    for bad, message in ((["--format", "cbz", "--print"], "--print"), (["--format", "pdf", "--print", "--bleed", "x"],
+                                                                        "millimetres")):
+        refused = cli("export", "Fox", *bad, "--out", str(tmp_path / "bad"))
+        assert refused.returncode == 2 and message in refused.stderr and "Traceback" not in refused.stderr
+    for fmt, out in (("epub", "fox.epub"), ("webtoon", "strips")):
+        done = cli("export", "Fox", "--format", fmt, "--out", str(tmp_path / out), "--dpi", "40")
+        assert done.returncode == 0, done.stderr
+    assert (tmp_path / "strips" / "strip-001.png").is_file() and zipfile.is_zipfile(tmp_path / "fox.epub")
+
+
+def test_a_draft_render_exports_its_art_and_routing_maps(studio):
+    """A v2 draft render: the band is cut off, the routing map (stored like the worker does) is
+    cropped with it, and a character with neither map nor box is marked unplaced."""
+    import numpy as np
+
+    from engine.draft import art_box
+    from story.renders import select_render
+    from story.routing_maps import maps_image
+
+    p = projects.create_project(studio, "Harbour")
+    for name in ("Mia", "Tom", "Ada"):
+        characters.add_character(studio, p.id, name)
+    panel = panels.add_panel(studio, p.id, prompt="Mia and Tom", characters=[("Mia", None), ("Tom", None),
+                                                                             ("Ada", (0.0, 0.0, 0.2, 0.2))],
+                             balloons=[("Mia", "speech", "Hi")])
+    grid = np.zeros((400, 300), np.float32)
+    grid[100:300, 50:120] = 1.0
+    image_hash = studio.assets.put_image(Image.new("RGB", (300, 400), "white"))
+    maps_hash = studio.assets.put_image(maps_image([grid], (300, 400)))
+    with studio.db.write() as session:
+        row = Render(panel_id=panel.id, status="done", engine="draft", fingerprint="draft-v2", image_hash=image_hash,
+                     routing_maps_hash=maps_hash, params={"width": 300, "height": 400, "subjects": [{"name": "Mia"}]})
+        session.add(row)
+        session.flush()
+        render_id = row.id
+    select_render(studio, panel.id, render_id)
+    (exported,) = comic_document(studio, p.id).panels
+    bottom = art_box("draft-v2", 300, 400)[3]
+    assert exported.draft and exported.art_box == (0, 0, 1, bottom / 400)
+    assert exported.character_maps["Mia"].shape == (bottom, 300)
+    assert exported.unplaced == ("Tom",)
+    assert exported.character_boxes["Ada"] == pytest.approx((0.0, 0.0, 0.2, 0.2 * 400 / bottom))

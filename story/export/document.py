@@ -41,8 +41,9 @@ class ComicPanel:
     else is normalised to that art: character_boxes (the writer's boxes) and
     character_maps (where the render put each character, 0..1 grids, any resolution) say
     where characters are, so cropping spares them, tails reach the speaker and balloons
-    avoid faces. A balloon whose speaker is "" is narration: a caption box. draft marks
-    a draft render, which the exported page labels "DRAFT".
+    avoid faces. unplaced names characters in the picture whose place nobody knows (no
+    map, no box): the layout then crops nothing. A balloon whose speaker is "" is
+    narration: a caption box. draft marks a draft render, which the page labels "DRAFT".
     """
 
     index: int
@@ -55,6 +56,7 @@ class ComicPanel:
     character_maps: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
     art_box: Box | None = None
     draft: bool = False
+    unplaced: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.hint not in PANEL_HINTS:

@@ -67,6 +67,7 @@ def comic_panel(studio: Studio, panel: PanelView) -> ComicPanel:
         balloons=[Balloon(b.speaker or "", b.text, b.kind) for b in panel.balloons],
         hint=panel.overrides.get("hint") or None, character_boxes={n: b for n, b in boxes.items() if b},
         character_maps=maps, art_box=art, draft=draft,
+        unplaced=tuple(c.name for c in panel.characters if c.name not in maps and not boxes.get(c.name)),
     )
 
 

@@ -88,7 +88,8 @@ def content_rect(settings: PageSettings) -> Rect:
 def panel_shape(panel: ComicPanel, size: tuple[int, int], keep: Box | None, placement: str) -> PanelShape:
     """The frames a panel's art may take: its own aspect; with "fill", as much narrower or
     wider as cropping allows without cutting `keep` (the characters, normalised); a hint
-    ("wide", "tall") is the writer asking for that shape, again never through a character."""
+    ("wide", "tall") is the writer asking for that shape, again never through a character.
+    A panel with characters of unknown place (panel.unplaced) is only cropped on a hint."""
     aspect = min(max(size[0] / size[1], 0.4), 3.0)
     kx0, ky0, kx1, ky1 = keep or (0.5, 0.5, 0.5, 0.5)
     narrowest = aspect * max(kx1 - kx0, 1 - MAX_CROP)
@@ -99,7 +100,7 @@ def panel_shape(panel: ComicPanel, size: tuple[int, int], keep: Box | None, plac
     if panel.hint == "tall":
         tall = max(min(aspect, TALL_ASPECT), aspect * max(kx1 - kx0, 0.3))
         return PanelShape(tall, tall, tall)
-    if placement == "fill":
+    if placement == "fill" and not panel.unplaced:
         return PanelShape(aspect, narrowest, widest)
     return PanelShape(aspect, aspect, aspect)
 

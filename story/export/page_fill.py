@@ -20,7 +20,7 @@ MAX_PER_PAGE = 7        # more panels than this make a page hard to read
 MIN_ROW_SHARE = 0.2      # a row lower than this share of the page makes panels too small...
 MAX_ROW_SHARE = 0.55     # ...and one higher than this turns a story panel into a splash
 MAX_ROWS = 4
-EMPTY_COST, CROP_COST, SMALL_COST, PAGE_COST, CRAMP_COST = 6.0, 0.6, 10.0, 0.05, 3.0
+EMPTY_COST, CROP_COST, SMALL_COST, PAGE_COST, CRAMP_COST = 6.0, 0.6, 10.0, 0.6, 3.0
 LAST_PAGE_SHARE = 0.5    # the last page may end early: its empty part counts half
 
 
