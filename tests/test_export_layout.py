@@ -94,3 +94,31 @@ def test_fill_crops_to_the_frame_and_fit_keeps_the_whole_image():
     assert dest == frame and crop == (0, 200, 800, 600)
     crop, dest = place_image((800, 800), frame, "fit")
     assert crop == (0, 0, 800, 800) and dest == Rect(60, 10, 100, 100)
+
+
+@pytest.mark.parametrize("placement", ["fill", "fit"])
+def test_auto_rows_span_the_page_and_fit_keeps_every_picture_shape(placement):
+    settings = PageSettings(layout="auto", placement=placement)
+    document = _panels(12)
+    sizes = {p.index: [(768, 768), (1024, 576), (576, 768)][p.index % 3] for p in document.panels}
+    shapes = {p.index: panel_shape(p, sizes[p.index], (0.2, 0.3, 0.8, 0.95), placement) for p in document.panels}
+    pages = layout_document(document, settings, shapes)
+    box = content_rect(settings)
+    for page in pages:
+        rows: dict[float, list] = {}
+        for frame in page.frames:
+            rows.setdefault(round(frame.rect.y, 3), []).append(frame.rect)
+        for row in rows.values():   # every row is centred and as wide as the others on its page
+            left, right = min(r.x for r in row), max(r.right for r in row)
+            assert left - box.x == pytest.approx(box.right - right, abs=0.01)
+        if placement == "fit":
+            for frame in page.frames:
+                w, h = sizes[frame.panel.index]
+                assert frame.rect.w / frame.rect.h == pytest.approx(w / h, rel=1e-6)
+        else:   # trimming never goes inside the characters' box (x 0.2-0.8, y 0.3-0.95)
+            for frame in page.frames:
+                w, h = sizes[frame.panel.index]
+                ratio = (frame.rect.w / frame.rect.h) / (w / h)
+                assert 0.6 - 1e-9 <= ratio <= 1 / 0.65 + 1e-9
+    heights = [max(f.rect.bottom for f in page.frames) - box.y for page in pages]
+    assert all(h >= box.h * 0.97 for h in heights[:-1]) or placement == "fit"

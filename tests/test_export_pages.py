@@ -1,5 +1,5 @@
 """Exported pages as a reader sees them: rendered by pdftoppm, pages are full and balloons
-leave the characters visible; lettering rules (narration, tails, line breaks, crowding);
+leave the characters (known from routing maps or boxes) visible; lettering rules (narration, tails, line breaks, crowding);
 drafts export without their badge band and are labelled DRAFT on the page."""
 import os
 import shutil
@@ -34,9 +34,22 @@ def story(tmp_path_factory):
     for panel, size in zip(document.panels, SHAPES):
         lines = (Balloon("Anna", LONG if panel.index % 3 == 0 else "Breakfast! Then we go."),
                  Balloon("", "Far away, the lighthouse went dark."), Balloon("Boris", "Wait for me!", "shout"))
-        panels.append(replace(panel, image_path=draft_image(folder / f"shape-{panel.index}.png", panel.index, size),
-                              balloons=lines))
+        panel = replace(panel, image_path=draft_image(folder / f"shape-{panel.index}.png", panel.index, size),
+                        balloons=lines)
+        if panel.index % 2 == 0:   # half the panels know their characters from routing maps alone
+            panel = replace(panel, character_boxes={}, character_maps=_maps(size))
+        panels.append(panel)
     return replace(document, panels=tuple(panels))
+
+
+def _maps(size: tuple[int, int]) -> dict[str, np.ndarray]:
+    """Routing maps as a render keeps them: one image-sized grid per character, 1 where it is."""
+    maps = {}
+    for name, (x0, y0, x1, y1) in FIGURES.items():
+        grid = np.zeros((size[1], size[0]), np.float32)
+        grid[round(y0 * size[1]):round(y1 * size[1]), round(x0 * size[0]):round(x1 * size[0])] = 1.0
+        maps[name] = grid
+    return maps
 
 
 def _pdftoppm(pdf, prefix) -> list[np.ndarray]:
