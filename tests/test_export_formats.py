@@ -120,3 +120,14 @@ def test_pdffonts_finds_every_font_embedded(story, tmp_path):
     for row in rows:   # columns end: emb sub uni object-number generation
         assert row.split()[-5] == "yes", f"not embedded: {row}"
     assert "Helvetica" not in listing
+
+
+def test_a_panel_taller_than_a_slice_is_cut_across_and_short_ones_share_slices():
+    from story.export.webtoon import slice_strip
+
+    def panel(height, shade):
+        return Image.new("RGB", (800, height), (shade, shade, shade))
+
+    slices = list(slice_strip([panel(500, 10), panel(600, 20), panel(3000, 30), panel(300, 40)]))
+    assert [s.height for s in slices] == [1100, 1280, 1280, 740]
+    assert slices[3].getpixel((0, 0)) == (30, 30, 30) and slices[3].getpixel((0, 739)) == (40, 40, 40)

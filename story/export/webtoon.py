@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Iterator
 
 from PIL import Image
 
@@ -38,7 +39,7 @@ def _exact_width(image: Image.Image) -> Image.Image:
     return image if image.width == STRIP_WIDTH_PX else image.crop((0, 0, STRIP_WIDTH_PX, image.height))
 
 
-def slice_strip(panels: list[Image.Image], limit: int = SLICE_HEIGHT_PX):
+def slice_strip(panels: list[Image.Image], limit: int = SLICE_HEIGHT_PX) -> Iterator[Image.Image]:
     """Yield slices at most `limit` tall: whole panels together where they fit, else cut across."""
     current: list[Image.Image] = []
     for panel in panels:
