@@ -44,6 +44,7 @@ def export_comic(studio: Studio, project: ProjectView, args: argparse.Namespace)
         reading_direction="rtl" if args.rtl else None, placement="fit" if args.fit else None,
         title_page=False if args.no_title_page else None,
         bleed=args.bleed * POINTS_PER["mm"] if args.print else None,
+        margin=args.margin * POINTS_PER["mm"] if args.margin is not None else None,
     )
     report = export_project(studio, project.id, args.format, Path(args.out), settings, dpi=args.dpi, force=args.force,
                             print_ready=args.print)
@@ -66,13 +67,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _millimetres(text: str) -> float:
-    """A bleed in millimetres: a number from 0 to 20."""
+    """A bleed or margin in millimetres: a number from 0 to 20."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of millimetres") from None
     if not 0 <= value <= 20:
-        raise argparse.ArgumentTypeError(f"a bleed of {text} mm is out of range; use 0 to 20")
+        raise argparse.ArgumentTypeError(f"{text} mm is out of range; use 0 to 20")
     return value
 
 
@@ -99,4 +100,6 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     comic.add_argument("--dpi", type=int, default=150, help="resolution of PNG/CBZ/EPUB pages (default 150)")
     comic.add_argument("--print", action="store_true", help="PDF for a printer: bleed, TrimBox/BleedBox, 300 dpi images")
     comic.add_argument("--bleed", type=_millimetres, default=3.0, help="bleed in mm with --print (default 3)")
+    comic.add_argument("--margin", type=_millimetres, help="page margin in mm (default 12.7; 0 runs the art to the "
+                       "trim, and with --print into the bleed)")
     p.set_defaults(handler=cmd_export)

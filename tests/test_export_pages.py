@@ -175,3 +175,17 @@ def test_draft_renders_export_without_their_band_and_pages_say_draft(tmp_path):
     report = export_pdf(replace(sample_story(tmp_path, 1), panels=(panel,)), settings, tmp_path / "d.pdf")
     text = pypdf.PdfReader(report.path).pages[0].extract_text()
     assert "DRAFT" in text and "quiet harbour" not in text
+
+
+def test_the_draft_mark_stays_whole_without_a_margin(tmp_path):
+    import pypdf
+
+    panel = ComicPanel(index=1, image_path=draft_image(tmp_path / "d.png", 1), draft=True)
+    story = replace(sample_story(tmp_path, 1), panels=(panel,))
+    for margin in (0.0, 36.0):
+        settings = PageSettings(title_page=False, margin=margin)
+        (scene,), _ = compose(story, settings)
+        (line,) = [op for op in scene.ops if getattr(op, "text", "") == "DRAFT"]
+        assert 0 < line.runs[0].x and line.baseline < scene.height, "the mark lies on the page, not cut"
+        text = pypdf.PdfReader(export_pdf(story, settings, tmp_path / f"m{margin}.pdf").path).pages[0].extract_text()
+        assert "DRAFT" in text

@@ -81,7 +81,8 @@ def test_cli_exports_pdf_cbz_png_and_refuses_to_overwrite(tmp_path):
     png = cli("export", "Fox", "--format", "png", "--out", str(tmp_path / "pages"), "--dpi", "40", "--no-title-page")
     assert png.returncode == 0, png.stderr
     assert sorted(p.name for p in (tmp_path / "pages").iterdir())[0] == "page-001.png"
-    printed = cli("export", "Fox", "--format", "pdf", "--print", "--bleed", "5", "--out", str(tmp_path / "print.pdf"))
+    printed = cli("export", "Fox", "--format", "pdf", "--print", "--bleed", "5", "--margin", "0",
+                  "--out", str(tmp_path / "print.pdf"))
     assert printed.returncode == 0, printed.stderr
     page = PdfReader(tmp_path / "print.pdf").pages[0]
     assert float(page.mediabox.width) - float(page.trimbox.width) == pytest.approx(10 * 72 / 25.4, abs=0.01)

@@ -15,10 +15,12 @@ from story.export.document import ComicDocument, ComicPanel, PageSettings
 from story.export.layout import PanelFrame, Rect, content_rect, layout_document, page_size_points, panel_shape, place_image
 from story.export.lettering import fit_text, letter_panel, lettering_area, placeholder, set_text
 from story.export.regions import Cast, character_grids, keep_box
-from story.export.shapes import Shape, TextLine
+from story.export.shapes import WHITE, Shape, TextLine
 
 TITLE_SIZE, TITLE_MIN, AUTHOR_SIZE, NUMBER_SIZE = 36.0, 14.0, 16.0, 9.0
 DRAFT_INK = (200, 32, 44)
+MARK_MARGIN = 14.0      # a bottom margin narrower than this (points) has no room for page marks
+SAFE_INSET = 12.0       # marks drawn on the art stay this far inside the trim (print safe area)
 
 
 @dataclass(frozen=True)
@@ -134,15 +136,23 @@ def _panel_ops(frame: PanelFrame, art: Art | None, settings: PageSettings, warni
 
 
 def _page_marks(number: int, draft: bool, width: float, height: float, settings: PageSettings) -> list[Op]:
-    """The page number in the bottom margin, and a DRAFT label beside it on pages with drafts."""
+    """The page number in the bottom margin, and a DRAFT label on pages with drafts: beside the
+    number, or, when the margin is too narrow for text, as a red tag inside the page's safe area."""
     band = Rect(0, height - settings.margin, width, settings.margin)
+    roomy = settings.margin >= MARK_MARGIN
     ops: list[Op] = []
-    if settings.page_numbers:
+    if settings.page_numbers and roomy:
         ops += _centred(str(number), "caption", band, NUMBER_SIZE, NUMBER_SIZE)
-    if draft:
+    if draft and roomy:
         label = Rect(settings.margin, band.y, width / 3, band.h)
-        fitted = fit_text("DRAFT", "title", label.w, label.h, NUMBER_SIZE + 1, min(NUMBER_SIZE, settings.margin / 2))
-        ops += set_text(fitted, "title", label, align="left", color=DRAFT_INK)
+        ops += set_text(fit_text("DRAFT", "title", label.w, label.h, NUMBER_SIZE + 1, NUMBER_SIZE), "title",
+                        label, align="left", color=DRAFT_INK)
+    elif draft:
+        fitted = fit_text("DRAFT", "title", width / 3, NUMBER_SIZE * 2, NUMBER_SIZE + 1, NUMBER_SIZE)
+        tag = Rect(SAFE_INSET, height - SAFE_INSET - fitted.height - 4, fitted.width + 8, fitted.height + 4)
+        ops.append(Shape(((tag.x, tag.y), (tag.right, tag.y), (tag.right, tag.bottom), (tag.x, tag.bottom)),
+                         fill=DRAFT_INK, stroke=None))
+        ops += set_text(fitted, "title", Rect(tag.x + 4, tag.y + 2, fitted.width, fitted.height), color=WHITE)
     return ops
 
 
