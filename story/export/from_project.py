@@ -58,7 +58,8 @@ def comic_panel(studio: Studio, panel: PanelView) -> ComicPanel:
         width, height = render.params.get("width", 0), render.params.get("height", 0)
         pixels = art_box(render.fingerprint, width, height) if width and height else None
         if pixels is not None:
-            art, draft = (pixels[0] / width, pixels[1] / height, pixels[2] / width, pixels[3] / height), True
+            art = (pixels[0] / width, pixels[1] / height, pixels[2] / width, pixels[3] / height)
+        draft = render.fingerprint.startswith("draft-")  # older drafts keep their badge: re-render them
         names = [s.get("name", "") for s in render.params.get("subjects", [])]
         maps = {name: _crop(grid, pixels) for name, grid in zip(names, _maps(studio, render))}
         boxes = {name: _in_art(box, art) for name, box in boxes.items()}
