@@ -21,7 +21,7 @@ from engine.segment import SegmenterConfig
 from story.studio import Studio
 
 log = logging.getLogger("anystory.serve")
-ENGINE_FLAGS = ("engine", "flux", "redux", "anystory", "device", "dtype", "offload")
+ENGINE_FLAGS = ("engine", "flux", "redux", "anystory", "device", "dtype", "offload", "memory")
 
 
 def parse_auth(value: Optional[str]) -> Optional[list[tuple[str, str]]]:
