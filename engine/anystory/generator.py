@@ -71,6 +71,12 @@ class AnyStoryGenerator:
     def fingerprint(self) -> str:
         return self._fingerprint
 
+    @property
+    def memory(self) -> dict[str, str]:
+        """The memory profile that runs and why (for --json output and the Settings tab)."""
+        m = self.components.memory
+        return {"requested": m.requested, "profile": m.profile, "reason": m.reason}
+
     def describe(self) -> str:
         c = self.components
         where = f"{c.device.type}, {str(c.dtype).removeprefix('torch.')}" + (", offload" if c.offload else "")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import logging
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Optional
 
 from engine.base import EngineError
 
@@ -99,12 +99,12 @@ def _installed(package: str) -> bool:
     return True
 
 
-def check_profile(profile: str, info: DeviceInfo, installed: Callable[[str], bool] = _installed) -> None:
+def check_profile(profile: str, info: DeviceInfo) -> None:
     """Raise EngineError with a sentence a user can act on when `profile` cannot run here."""
     if profile not in PROFILES:
         raise EngineError(f"unknown memory profile {profile!r}; choose one of {', '.join(CHOICES)}")
     package = NEEDS.get(profile)
-    if package and not installed(package):
+    if package and not _installed(package):
         raise EngineError(f"the {profile} memory profile needs {package}, which is not installed: "
                           f"pip install {PINS[package]}")
     if profile.startswith("nf4") and info.type != "cuda":
@@ -117,14 +117,13 @@ def check_profile(profile: str, info: DeviceInfo, installed: Callable[[str], boo
                           f"(the same memory, any card)")
 
 
-def resolve_memory(requested: str, info: DeviceInfo,
-                   installed: Callable[[str], bool] = _installed) -> MemoryChoice:
+def resolve_memory(requested: str, info: DeviceInfo) -> MemoryChoice:
     """The profile that runs for `requested` on this device, checked, with the reason logged."""
     requested = (requested or "auto").strip().lower()
     if requested == "auto":
         choice = choose_auto(info)
     else:
         choice = MemoryChoice(requested, requested, f"{requested}: chosen by configuration")
-    check_profile(choice.profile, info, installed)
+    check_profile(choice.profile, info)
     log.info("memory profile %s (%s)", choice.profile, choice.reason)
     return choice

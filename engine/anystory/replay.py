@@ -60,6 +60,12 @@ def replay(case_dir: Path, out_dir: Path, device: str = "cpu", memory: str = "fu
     case, tensors = read_case(case_dir)
     generator = AnyStoryGenerator.tiny(device=device, components=(case_dir / case["components"]).resolve(),
                                        ref_size=case["ref_size"], memory=memory)
+    return replay_with(generator, case_dir, out_dir)
+
+
+def replay_with(generator: AnyStoryGenerator, case_dir: Path, out_dir: Path) -> dict[str, torch.Tensor]:
+    """Run one case with a generator built for it (the case's components and ref_size)."""
+    case, tensors = read_case(case_dir)
     encodings = encode_case(generator, case_dir, case)
     written = {}
     for i, enc in enumerate(encodings):
