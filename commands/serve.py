@@ -9,6 +9,7 @@ the render worker builds its engine in a background thread after the page is up.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sys
@@ -91,6 +92,31 @@ def start_worker(context) -> None:
     threading.Thread(target=run, name="engine-loader", daemon=True).start()
 
 
+def restart_worker(context) -> None:
+    """In the background: stop the running render worker (its job goes back to the queue),
+    free its engine and build a new one from context.engine_config (the Settings tab's memory
+    profile)."""
+    old = [context.worker] if context.worker is not None else []
+    context.worker, context.worker_error = None, None
+
+    def run() -> None:
+        if old:
+            old[0].stop(timeout=600)  # a render in progress finishes first
+            old.clear()  # the last reference to the old engine: its memory can go
+            gc.collect()
+            release_gpu_cache()
+        start_worker(context)
+
+    threading.Thread(target=run, name="engine-reloader", daemon=True).start()
+
+
+def release_gpu_cache() -> None:
+    """Give the freed engine's GPU memory back before the next one loads (only if torch is loaded)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def serve(args: argparse.Namespace) -> int:
     """Start the app; returns when the server stops (Ctrl-C)."""
     auth = parse_auth(args.auth)
@@ -107,6 +133,7 @@ def serve(args: argparse.Namespace) -> int:
     context = AppContext(studio, engine, segmenter_config(args, engine.device))
     context.engine_status()  # a bad --engine or --segmenter fails here, before anything is served
     context.segmenter_status()
+    context.restart_engine = lambda: restart_worker(context)
     demo = build_app(context)
     demo.queue(default_concurrency_limit=4)
     _, local_url, share_url = demo.launch(

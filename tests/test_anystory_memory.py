@@ -148,3 +148,26 @@ def test_the_engine_refuses_nf4_on_a_cpu_with_the_message():
 
     with pytest.raises(EngineError, match="the nf4 memory profile needs a CUDA GPU"):
         AnyStoryGenerator.tiny(memory="nf4")
+
+
+def test_render_command_takes_memory_and_says_which_profile_ran(studio, capsys, monkeypatch):
+    import json
+
+    from commands import main
+    from story import panels, projects
+    from tests.draft_helpers import RED
+    from tests.queue_helpers import add_pictured_character
+
+    monkeypatch.delenv("ANYSTORY_MEMORY", raising=False)
+    project = projects.create_project(studio, "Tiny", render_defaults={"width": 64, "height": 64, "steps": 2})
+    add_pictured_character(studio, project.id, "Mia", RED)
+    panels.add_panel(studio, project.id, prompt="Mia waves", characters=[("Mia", None)])
+    argv = ["render", "Tiny", "--engine", "anystory-tiny", "--data-dir", str(studio.root), "--json"]
+    assert main([*argv, "--memory", "int8"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["renders"][0]["status"] == "done"
+    assert out["engine"]["memory"] == {"requested": "int8", "profile": "int8", "reason": "int8: chosen by configuration"}
+    assert main([*argv, "--all", "--memory", "auto"]) == 0  # on a CPU auto says full, and why
+    assert json.loads(capsys.readouterr().out)["engine"]["memory"]["reason"].startswith("auto chose full: the engine")
+    assert main([*argv, "--memory", "nf4"]) == 2
+    assert capsys.readouterr().err.startswith("error: the nf4 memory profile needs a CUDA GPU")
