@@ -44,7 +44,8 @@ def apply_profile(ctx: AppContext, profile: str, status: gr.Markdown) -> dict[An
     if ctx.engine_status()[0] == "draft" or ctx.restart_engine is None:
         return {status: memory_status(ctx)}
     ctx.restart_engine()
-    return {status: f"**Memory profile:** `{profile}`: reloading the engine (a GPU engine takes minutes)…"}
+    return {status: (f"**Memory profile:** `{profile}`: the engine is reloading with it (a GPU engine takes "
+                     "minutes); **Refresh status** above says when it is ready, or why it could not start.")}
 
 
 def build(ctx: AppContext) -> gr.Markdown:

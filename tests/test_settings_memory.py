@@ -39,9 +39,9 @@ def test_choosing_a_profile_reloads_the_engine_with_it(tiny_app):
     assert "**Memory profile:** `full`" in status_text(tiny_app)
     before = tiny_app.worker
     reply = apply_profile(tiny_app, "int8", status)
-    assert "reloading the engine" in reply[status]
-    wait_for(lambda: tiny_app.worker is not None)
-    assert tiny_app.worker is not before and tiny_app.worker.generator.memory["profile"] == "int8"
+    assert "the engine is reloading with it" in reply[status]
+    wait_for(lambda: tiny_app.worker is not None and tiny_app.worker is not before)
+    assert tiny_app.worker.generator.memory["profile"] == "int8"
     assert memory_status(tiny_app) == "**Memory profile:** `int8`: int8: chosen by configuration"
 
 
