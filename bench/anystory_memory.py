@@ -51,16 +51,21 @@ def write_random_weights(root: Path, sizes: dict[str, Any], device: str, dtype: 
     from engine.anystory.tiny_text import tiny_text_components
 
     text = tiny_text_components(32, 32)  # only its byte-level tokenizers are used
-    with torch.device(device):
-        transformer = FluxTransformer2DModel(**sizes["transformer"]).to(dtype)
-        pipe = FluxPipeline(
-            FlowMatchEulerDiscreteScheduler(**FLUX_SCHEDULER), AutoencoderKL(**sizes["vae"]).to(dtype),
-            CLIPTextModel(CLIPTextConfig(vocab_size=len(text["tokenizer"]), **_token_ids(text["tokenizer"]),
-                                         **sizes["clip"])).to(dtype),
-            text["tokenizer"], T5EncoderModel(T5Config(**sizes["t5"])).to(dtype), text["tokenizer_2"], transformer)
-        siglip = SiglipVisionModel(SiglipVisionConfig(**sizes["siglip"])).to(dtype)
-        redux = ReduxImageEncoder(redux_dim=sizes["siglip"]["hidden_size"],
-                                  txt_in_features=sizes["transformer"]["joint_attention_dim"]).to(dtype)
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)  # made in bf16 directly: FLUX.1-dev in float32 alone would take 48 GB
+    try:
+        with torch.device(device):
+            transformer = FluxTransformer2DModel(**sizes["transformer"])
+            pipe = FluxPipeline(
+                FlowMatchEulerDiscreteScheduler(**FLUX_SCHEDULER), AutoencoderKL(**sizes["vae"]),
+                CLIPTextModel(CLIPTextConfig(vocab_size=len(text["tokenizer"]), **_token_ids(text["tokenizer"]),
+                                             **sizes["clip"])),
+                text["tokenizer"], T5EncoderModel(T5Config(**sizes["t5"])), text["tokenizer_2"], transformer)
+            siglip = SiglipVisionModel(SiglipVisionConfig(**sizes["siglip"]))
+            redux = ReduxImageEncoder(redux_dim=sizes["siglip"]["hidden_size"],
+                                      txt_in_features=sizes["transformer"]["joint_attention_dim"])
+    finally:
+        torch.set_default_dtype(default)
     pipe.save_pretrained(root / "flux")
     siglip.save_pretrained(root / "redux" / "image_encoder")
     redux.save_pretrained(root / "redux" / "image_embedder")
