@@ -66,5 +66,5 @@ def create_generator(config: EngineConfig) -> Generator:
     from engine.anystory import AnyStoryGenerator
 
     if name == "anystory-tiny":
-        return AnyStoryGenerator.tiny(device=config.device or "cpu", memory=config.memory)
+        return AnyStoryGenerator.tiny(device=config.device or "cpu", memory=config.memory, offload=config.offload)
     return AnyStoryGenerator.from_config(config)

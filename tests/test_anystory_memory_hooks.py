@@ -40,6 +40,22 @@ def test_leaf_level_group_offloading_fires_in_our_forward_loop(tmp_path):
     torch.testing.assert_close(latents, golden, atol=1e-4, rtol=1e-4)
 
 
+def test_offload_keeps_every_model_group_offloaded_and_the_numbers(tmp_path):
+    from diffusers.hooks.group_offloading import _is_group_offload_enabled
+
+    from engine.anystory import AnyStoryGenerator
+    from engine.anystory.replay import replay_with
+
+    ref_size = json.loads((CASE / "case.json").read_text())["ref_size"]
+    generator = AnyStoryGenerator.tiny(components=COMPONENTS, ref_size=ref_size, offload=True)
+    c = generator.components
+    assert all(_is_group_offload_enabled(m) for m in (c.pipe.transformer, c.pipe.vae, c.siglip, c.embedders,
+                                                       *c.loras.values()))
+    assert not _is_group_offload_enabled(c.pipe.text_encoder_2)  # on a CPU the text encoders stay put
+    latents = replay_with(generator, CASE, tmp_path)["final_latents"]
+    torch.testing.assert_close(latents, load_file(CASE / "tensors.safetensors")["final_latents"], atol=1e-4, rtol=1e-4)
+
+
 def test_block_level_group_offloading_does_not_fire_in_our_forward_loop(tmp_path):
     latents, golden = offloaded_replay(tmp_path, offload_type="block_level", num_blocks_per_group=1)
     assert not torch.allclose(latents, golden, atol=1e-2, rtol=1e-2)  # blocks' hooks never ran: wrong weights

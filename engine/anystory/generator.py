@@ -50,9 +50,9 @@ class AnyStoryGenerator:
 
     @classmethod
     def tiny(cls, device: str = "cpu", components: Path = TINY_COMPONENTS,
-             ref_size: int = TINY_REF_SIZE, memory: str = "full") -> "AnyStoryGenerator":
+             ref_size: int = TINY_REF_SIZE, memory: str = "full", offload: bool = False) -> "AnyStoryGenerator":
         """The "anystory-tiny" configuration (tests, benchmarks): tiny random weights."""
-        loaded = load_golden_layout(Path(components), device, memory)
+        loaded = load_golden_layout(Path(components), device, memory, offload)
         checkpoint = hashlib.sha256((Path(components) / "anystory_flux.bin").read_bytes()).hexdigest()
         # tiny tensors gain nothing from intra-op threads and lose badly to them on a busy CPU
         return cls(loaded, {"components": "golden-tiny", "checkpoint": checkpoint}, ref_size, TINY_TEXT_TOKENS,

@@ -62,7 +62,8 @@ def assemble(pipe: FluxPipeline, siglip: SiglipVisionModel, redux: nn.Module, ch
     return Components(pipe, siglip, embedders, loras, target, dtype, offload, memory)
 
 
-def load_golden_layout(components: Path = TINY_COMPONENTS, device: str = "cpu", memory: str = "full") -> Components:
+def load_golden_layout(components: Path = TINY_COMPONENTS, device: str = "cpu", memory: str = "full",
+                       offload: bool = False) -> Components:
     """Components in the golden layout (flux/ without text encoders, redux/, anystory_flux.bin),
     float32, with tiny text encoders made in code: the "anystory-tiny" configuration. The
     memory profile quantizes the transformer through from_pretrained as with real weights (the
@@ -78,7 +79,7 @@ def load_golden_layout(components: Path = TINY_COMPONENTS, device: str = "cpu", 
                                                                                   ("transformer",)))
     siglip = SiglipVisionModel.from_pretrained(components / "redux", subfolder="image_encoder")
     redux = ReduxImageEncoder.from_pretrained(components / "redux", subfolder="image_embedder")
-    return assemble(pipe, siglip, redux, components / CHECKPOINT_FILE, device, torch.float32, memory=choice)
+    return assemble(pipe, siglip, redux, components / CHECKPOINT_FILE, device, torch.float32, offload, choice)
 
 
 def _hub_message(exc: BaseException, source: str, what: str) -> str:

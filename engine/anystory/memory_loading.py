@@ -48,23 +48,13 @@ def pipeline_quantization(choice: MemoryChoice, dtype: torch.dtype, components: 
                                                      for c in components})
 
 
-def _stream(device: torch.device) -> bool:
-    return device.type == "cuda"
-
-
 def group_offload(module: nn.Module, device: torch.device) -> None:
     """Keep `module`'s weights on the CPU; diffusers' leaf-level hooks bring each layer to
     `device` when it is called and take it back after (with CUDA streams where present)."""
     from diffusers.hooks import apply_group_offloading
 
     apply_group_offloading(module, onload_device=device, offload_device=torch.device("cpu"),
-                           offload_type="leaf_level", use_stream=_stream(device))
-
-
-def is_group_offloaded(module: nn.Module) -> bool:
-    from diffusers.hooks.group_offloading import _is_group_offload_enabled
-
-    return _is_group_offload_enabled(module)
+                           offload_type="leaf_level", use_stream=device.type == "cuda")
 
 
 def place(module: nn.Module, device: torch.device, dtype: Optional[torch.dtype], offloaded: bool) -> None:
