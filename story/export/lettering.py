@@ -1,4 +1,10 @@
-"""Lettering geometry: captions, balloons with tails, and text wrapped and sized to fit.
+"""Lettering geometry: captions, narration boxes, balloons with tails, text wrapped and sized to fit.
+
+Text takes its line breaks and balloon size before it shrinks (never below the settings'
+minimum) and never breaks a word that fits a line. Each balloon or narration box goes, in
+reading order, where it hides the least of any character (regions.Cast: routing maps or
+boxes); a tail reaches the speaker's head. Panels that cannot be lettered that way are
+named in warnings ("Panel N is too crowded"). Balloon outlines are in balloon_outline.py.
 
 Everything is computed in page points (origin top-left) as plain shapes and text lines,
 which pdf.py and png.py draw identically. User text is only ever measured and drawn as
