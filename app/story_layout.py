@@ -98,14 +98,14 @@ def _toolbar() -> dict[str, Any]:
     """Save and render at the top of the editor, where a 1366x768 screen shows them."""
     parts: dict[str, Any] = {"title": gr.Markdown("### Choose or add a panel", elem_id="panel-title")}
     with gr.Row(equal_height=True, elem_id="panel-toolbar"):
-        parts["save_btn"] = gr.Button("Save panel", variant="primary", min_width=110, elem_id="save-panel")
-        parts["reload_btn"] = gr.Button("↻ Reload", min_width=90, elem_id="reload-panel")
-        parts["render_btn"] = gr.Button("Render", variant="primary", min_width=90, elem_id="render-panel")
-        parts["rerender_btn"] = gr.Button("Re-render (new seed)", min_width=150, elem_id="rerender-panel")
-        parts["variants_k"] = gr.Number(value=4, precision=0, minimum=2, maximum=16, label="K", scale=0,
-                                        min_width=70, elem_id="variants-k")
-        parts["variants_btn"] = gr.Button("Variants", min_width=90, elem_id="variants-panel")
-        parts["cancel_btn"] = gr.Button("Cancel", variant="stop", min_width=80, elem_id="cancel-render")
+        parts["save_btn"] = gr.Button("Save panel", variant="primary", size="sm", min_width=90, elem_id="save-panel")
+        parts["reload_btn"] = gr.Button("↻ Reload", size="sm", min_width=70, elem_id="reload-panel")
+        parts["render_btn"] = gr.Button("Render", variant="primary", size="sm", min_width=70, elem_id="render-panel")
+        parts["rerender_btn"] = gr.Button("Re-render (new seed)", size="sm", min_width=140, elem_id="rerender-panel")
+        parts["variants_k"] = gr.Number(value=4, precision=0, minimum=2, maximum=16, label="K", show_label=False,
+                                        scale=0, min_width=60, elem_id="variants-k")
+        parts["variants_btn"] = gr.Button("Variants (K)", size="sm", min_width=90, elem_id="variants-panel")
+        parts["cancel_btn"] = gr.Button("Cancel", variant="stop", size="sm", min_width=70, elem_id="cancel-render")
     parts["status"] = gr.HTML(elem_id="render-status")
     return parts
 
@@ -167,11 +167,11 @@ def _render_area() -> dict[str, Any]:
     gr.Markdown("**History** — click a render to use it in the story")
     parts["history"] = gr.Gallery(show_label=False, columns=6, height=220, allow_preview=False, fit_columns=False,
                                   object_fit="contain", elem_id="history")
-    with gr.Row(equal_height=True):
+    with gr.Row(equal_height=False):
         parts["drop_choice"] = gr.Dropdown([], label="Delete a render from the history", scale=3,
                                            info="Not the one the story uses: pick another render for it first.",
                                            elem_id="drop-render")
-        parts["drop_btn"] = gr.Button("Delete render", size="sm", scale=1, elem_id="drop-render-button")
+        parts["drop_btn"] = gr.Button("Delete render", size="sm", scale=1, min_width=110, elem_id="drop-render-button")
     return parts
 
 

@@ -23,6 +23,8 @@ CSS = """
 #story-header p { margin: 2px 0 0; opacity: 0.8; }
 #panel-strip .caption-label, #cast-gallery .caption-label { font-weight: 600; }
 #render-status:empty, #queue-note:empty { display: none; }
+#panel-toolbar { align-items: center; }
+#panel-toolbar #variants-k input { padding: 4px 6px; }
 .routing-legend { list-style: none; padding: 0; margin: 0; }
 .routing-legend li { margin: 4px 0; }
 .routing-legend .swatch { display: inline-block; width: 14px; height: 14px; border-radius: 3px;

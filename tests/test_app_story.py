@@ -264,3 +264,19 @@ def test_the_queue_note_counts_renders_while_they_wait(studio):
         queue.enqueue(studio, panel_id, engine="draft")
     assert "4 render(s) queued or running" in RenderHandlers(tab).queue_note(project.id)[tab.ui.queue_note]
 
+
+
+def test_a_refused_box_click_on_a_character_picture_does_not_block_the_next_clicks(studio):
+    from app.characters_tab import MODES, Selection
+
+    demo = build_app(app_context(studio))
+    clicked = next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "clicked")
+    picture, _ = figure((200, 60, 40), 60, 120)
+    sel = Selection(image=picture)
+    sel = clicked(sel, MODES[2], select([30, 30]))[2]  # first corner
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        refused = clicked(sel, MODES[2], select([30, 30]))  # the same spot: no box
+    assert toasts(record) and sel.box is None and refused["__type__"] == "update"
+    overlay, cutout, after = clicked(sel, MODES[0], select([50, 100]))  # a click on the figure now works
+    assert after.mask is not None and after.mask.any() and cutout is not None
