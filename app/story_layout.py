@@ -106,7 +106,7 @@ def _toolbar() -> dict[str, Any]:
                                         scale=0, min_width=60, elem_id="variants-k")
         parts["variants_btn"] = gr.Button("Variants (K)", size="sm", min_width=90, elem_id="variants-panel")
         parts["cancel_btn"] = gr.Button("Cancel", variant="stop", size="sm", min_width=70, elem_id="cancel-render")
-    parts["status"] = gr.HTML(elem_id="render-status")
+    parts["status"] = gr.HTML(elem_id="render-status", min_height=0, padding=False)
     return parts
 
 
@@ -127,7 +127,7 @@ def _dialogue_rows() -> dict[str, Any]:
     rows: dict[str, Any] = {}
     for i in range(MAX_BALLOONS):
         with gr.Row(equal_height=True):
-            rows[f"speaker{i}"] = gr.Dropdown([NARRATOR], value=NARRATOR, show_label=False, scale=3, min_width=170,
+            rows[f"speaker{i}"] = gr.Dropdown([NARRATOR], value=NARRATOR, show_label=False, scale=4, min_width=190,
                                               elem_id=f"balloon-speaker-{i}")
             rows[f"kind{i}"] = gr.Dropdown(list(BALLOON_KINDS), value="speech", show_label=False, scale=2,
                                            min_width=130, elem_id=f"balloon-kind-{i}")
@@ -141,8 +141,8 @@ def _boxes_and_settings(settings: EngineSettings) -> tuple[dict[str, Any], dict[
     parts: dict[str, Any] = {"preview": gr.Image(label="Boxes: pick a character, click two corners on the panel",
                                                  interactive=False, height=280, elem_id="panel-preview")}
     with gr.Row():
-        parts["box_for"] = gr.Dropdown([], label="Box for", scale=2, elem_id="box-for")
-        parts["clear_box"] = gr.Button("Clear box", size="sm", scale=1)
+        parts["box_for"] = gr.Dropdown([], label="Box for", scale=3, min_width=170, elem_id="box-for")
+        parts["clear_box"] = gr.Button("Clear box", size="sm", scale=1, min_width=80)
     fields: dict[str, Any] = {}
     with gr.Row():
         fields["seed"] = gr.Number(label="Seed", precision=0, minimum=0, scale=3, elem_id="panel-seed")

@@ -24,6 +24,8 @@ CSS = """
 #panel-strip .caption-label, #cast-gallery .caption-label { font-weight: 600; }
 #render-status:empty, #queue-note:empty { display: none; }
 #panel-toolbar { align-items: center; }
+.dropdown-arrow { flex-shrink: 0; }
+input[role="listbox"] { text-overflow: ellipsis; min-width: 0; }
 #panel-toolbar #variants-k input { padding: 4px 6px; }
 .routing-legend { list-style: none; padding: 0; margin: 0; }
 .routing-legend li { margin: 4px 0; }

@@ -280,3 +280,17 @@ def test_a_refused_box_click_on_a_character_picture_does_not_block_the_next_clic
     assert toasts(record) and sel.box is None and refused["__type__"] == "update"
     overlay, cutout, after = clicked(sel, MODES[0], select([50, 100]))  # a click on the figure now works
     assert after.mask is not None and after.mask.any() and cutout is not None
+
+
+def test_render_progress_shows_on_the_status_line_only(studio):
+    """Issue 15.2: while a render waits or runs, the editor's fields carry no progress overlay."""
+    demo = build_app(app_context(studio))
+    fns = list(demo.fns.values())
+    waits = [f for f in fns if getattr(f.fn, "__name__", "") == "wait"]
+    assert len(waits) == 4  # Render, Re-render, Variants, Render missing
+    for wait in waits:
+        assert [c.elem_id for c in wait.show_progress_on] == ["render-status"]
+    names = {"queue_render", "queue_missing", "after"}
+    for f in fns:
+        if getattr(f.fn, "__name__", "") in names:
+            assert f.show_progress == "hidden", f.fn.__name__
