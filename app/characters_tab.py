@@ -77,7 +77,7 @@ def build(ctx: AppContext, project: gr.State) -> Any:
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=260):
             gr.Markdown("## Cast")
-            cast = gr.Gallery(label="Characters", columns=2, height=420, allow_preview=False,
+            cast = gr.Gallery(show_label=False, columns=2, height=420, allow_preview=False,
                               object_fit="contain", elem_id="cast-gallery")
             new_btn = gr.Button("+ New character", elem_id="new-character")
             segmenter_note = gr.Markdown(elem_id="segmenter-note")
@@ -90,7 +90,7 @@ def build(ctx: AppContext, project: gr.State) -> Any:
                     mode = gr.Radio(MODES, value=MODES[0], show_label=False, elem_id="click-mode")
                     clear_btn = gr.Button("Clear clicks", size="sm")
                 with gr.Column(scale=2):
-                    preview = gr.Image(label="Cut-out", interactive=False, height=300,
+                    preview = gr.Image(label="Cut-out", interactive=False, height=200,
                                        elem_id="character-cutout")
                     name = gr.Textbox(label="Name", placeholder="Mira", elem_id="character-name")
                     alias = gr.Textbox(label="Alias (optional, one word)", placeholder="ROLE-A",

@@ -106,7 +106,7 @@ def _toolbar() -> dict[str, Any]:
                                         scale=0, min_width=60, elem_id="variants-k")
         parts["variants_btn"] = gr.Button("Variants (K)", size="sm", min_width=90, elem_id="variants-panel")
         parts["cancel_btn"] = gr.Button("Cancel", variant="stop", size="sm", min_width=70, elem_id="cancel-render")
-    parts["status"] = gr.HTML(elem_id="render-status", min_height=0, padding=False)
+    parts["status"] = gr.HTML(elem_id="render-status", min_height=40, padding=False)
     return parts
 
 

@@ -78,6 +78,11 @@ class StoryTab:
                     if k.startswith("speaker")})
         return out
 
+    @user_errors
+    def tab_opened(self, project_id: Optional[int], view: Optional[PanelView]) -> Outputs:
+        """The Story tab was opened: fresh list (the open panel stays selected), editor untouched."""
+        return self.listing(project_id, view.position if view else None)
+
     def render_parts(self, view: PanelView, box_map: dict, size: str) -> Outputs:
         """What depends on the panel's renders: history, status, overlay base, deletable renders."""
         ui = self.ui

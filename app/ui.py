@@ -6,7 +6,6 @@ from typing import Any, Optional
 import gradio as gr
 
 from app import characters_tab, export_tab, projects_tab, settings_tab, story_tab
-from app.common import user_errors
 from app.context import AppContext
 from story import projects
 from story.errors import StudioError
@@ -81,6 +80,6 @@ def build_app(ctx: AppContext) -> gr.Blocks:
         project.change(lambda p: p, project, last_project)
         projects_page.select(projects_ui.refresh, project, projects_ui.listing_outputs)
         characters_page.select(lambda p: characters_tab.cast_gallery(ctx, p), project, cast_outputs[0])
-        story_page.select(user_errors(story.listing), project, story.listing_outputs)
+        story_page.select(story.tab_opened, [project, story.ui.loaded], story.listing_outputs)
         settings_page.select(lambda: settings_tab.status_text(ctx), None, status)
     return demo

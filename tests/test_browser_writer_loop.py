@@ -58,7 +58,9 @@ def test_a_whole_session_loses_nothing_and_survives_a_reload(tmp_path):
         context = browser.new_context(viewport={"width": 1366, "height": 768})
         page = context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
+        expect.set_options(timeout=TIMEOUT_MS)  # the machine may be busy
         page.goto(url)
+        page.wait_for_selector("#open-sample")
         fill(page, "new-project-name", STORY)
         fill(page, "new-project-author", "<b>Ann</b>")
         page.click("#create-project")

@@ -80,3 +80,14 @@ def test_add_panel_refuses_an_unknown_balloon_kind(cli, capsys, studio):
     assert panels.list_panels(studio, "Fox Tales") == []
     code, panel = cli("add-panel", "Fox Tales", "--prompt", "x", "--say", "Mia:Look: the sky")
     assert code == 0 and panel["balloons"][0]["text"] == "Look: the sky"
+
+
+def test_an_existing_export_names_the_flag_that_replaces_it(cli, studio, capsys, tmp_path):
+    out = tmp_path / "fox.cbz"
+    cli("add-panel", "Fox Tales", "--prompt", "Mia waits")
+    argv = ["export", "Fox Tales", "--format", "cbz", "--out", str(out), "--data-dir", str(studio.root)]
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert "add --force to replace it" in error and "force=True" not in error
