@@ -294,3 +294,50 @@ def test_render_progress_shows_on_the_status_line_only(studio):
     for f in fns:
         if getattr(f.fn, "__name__", "") in names:
             assert f.show_progress == "hidden", f.fn.__name__
+
+
+def test_the_projects_tab_creates_renames_and_deletes_after_asking(studio, capsys):
+    from app import projects_tab
+
+    ctx = app_context(studio)
+    with gr.Blocks():
+        tab = projects_tab.build(ctx, gr.State(None), gr.HTML(), gr.Tabs())
+    ui = tab.ui
+    created = tab.create(HOSTILE, "Ann", "Comic book")
+    project_id = created[ui.project]
+    assert created[ui.new_name] == "" and "&lt;img src=x&gt;" in capsys.readouterr().out  # the toast shows text
+    listed = tab.refresh(project_id)
+    assert listed[ui.table][0][0] == HOSTILE and listed[ui.current_box]["visible"] is True
+    assert "<img" not in listed[ui.header]
+    assert tab.rename(project_id, "The Pier")[ui.rename_box] == "The Pier"
+    asked = tab.ask_delete(project_id)
+    assert asked[ui.confirm_box]["visible"] is True and "The Pier" in asked[ui.confirm_text]
+    assert projects.get_project(studio, project_id).name == "The Pier"  # asking deletes nothing
+    assert tab.delete(project_id)[ui.project] is None
+    assert projects.list_projects(studio) == []
+
+
+def test_move_duplicate_reload_and_box_drawing(studio):
+    from app.story_boxes import BoxHandlers
+
+    tab, page, project, ids, _ = opened_story(studio)
+    ui = tab.ui
+    page[ui.fields["caption"]] = "kept by the move"
+    page.apply(tab.mover(1)(page.data(ui.editor_inputs)))
+    assert [p.id for p in panels.list_panels(studio, project.id)][:2] == [ids[1], ids[0]]
+    assert page[ui.loaded].position == 1 and panels.get_panel(studio, ids[0]).caption == "kept by the move"
+    page.apply(tab.duplicate(page.data(ui.editor_inputs)))
+    assert page[ui.loaded].position == 2 and page[ui.fields["caption"]] == "kept by the move"
+    page[ui.fields["caption"]] = "thrown away"
+    page.apply(tab.reload(page[ui.project], page[ui.loaded]))
+    assert page[ui.fields["caption"]] == "kept by the move"
+    boxes = BoxHandlers(tab)
+    size = page[ui.fields["size"]]
+    page.apply(boxes.clicked(page[ui.loaded], page[ui.boxes], None, "Mira", size, select([10, 10])))
+    too_small = boxes.clicked(page[ui.loaded], page[ui.boxes], page[ui.corner], "Mira", size, select([12, 12]))
+    assert too_small[ui.corner] is None and ui.boxes not in too_small  # the next click starts a new box
+    page.apply(boxes.clicked(page[ui.loaded], page[ui.boxes], None, "Mira", size, select([64, 64])))
+    page.apply(boxes.clicked(page[ui.loaded], page[ui.boxes], page[ui.corner], "Mira", size, select([320, 640])))
+    assert page[ui.boxes]["Mira"] == pytest.approx((0.1, 0.1, 0.5, 1.0))
+    page.apply(tab.save_clicked(page.data(ui.editor_inputs)))
+    assert panels.get_panel(studio, page[ui.loaded].id).characters[0].box == pytest.approx((0.1, 0.1, 0.5, 1.0))
