@@ -37,11 +37,11 @@ def inform(message: str) -> None:
     gr.Info(plain(message))
 
 
-def user_errors(fn: Optional[F] = None, *, fallback: Optional[Callable[[], Any]] = None) -> Any:
+def user_errors(fn: Optional[F] = None, *, fallback: Optional[Callable[..., Any]] = None) -> Any:
     """Show a problem the writer can act on as a short warning and leave every output as it
     was (nothing typed is lost, no output turns into an error badge); log anything else and
-    show one line, never a stack trace. `fallback()` gives the outputs after an error
-    (default: none changes)."""
+    show one line, never a stack trace. `fallback(*args)`, called with the handler's
+    arguments, gives the outputs after an error (default: none changes)."""
 
     def decorate(fn: F) -> F:
         @functools.wraps(fn)
@@ -55,7 +55,7 @@ def user_errors(fn: Optional[F] = None, *, fallback: Optional[Callable[[], Any]]
             except Exception as exc:  # the UI must stay usable whatever broke underneath
                 log.exception("unexpected error in %s", fn.__name__)
                 warn(f"Something went wrong ({type(exc).__name__}); see the server log.")
-            return fallback() if fallback else gr.skip()
+            return fallback(*args) if fallback else gr.skip()
 
         return wrapper  # type: ignore[return-value]
 

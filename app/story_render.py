@@ -29,7 +29,7 @@ class RenderHandlers:
     def queuer(self, seed: str, variants_from_k: bool) -> Callable[[dict], Outputs]:
         """The handler of Render ("same" seed), Re-render ("new") or Variants (K, new seeds):
         save the panel, queue its jobs, return at once (waiting is the next step)."""
-        @user_errors(fallback=self.no_jobs)
+        @user_errors(fallback=lambda *_: self.no_jobs())
         def queue_render(data: dict) -> Outputs:
             view = self.tab.save(data) or need_panel(data[self.ui.loaded])
             count = max(2, int(data[self.ui.variants_k] or 2)) if variants_from_k else 1
@@ -38,10 +38,12 @@ class RenderHandlers:
             return {**self.tab.cast_parts(view), self.ui.jobs: ids, self.ui.status: waiting}
         return queue_render
 
-    @user_errors(fallback=lambda: {})
+    @user_errors(fallback=lambda self, *_: self.no_jobs())
     def queue_missing(self, project_id: Optional[int]) -> Outputs:
+        """Render missing panels: queue every panel of the story without a render."""
         return {self.ui.jobs: rendering.queue_missing(self.ctx, need_project(project_id))}
 
+    @user_errors(fallback=lambda self, *_: self.no_jobs())
     def wait(self, ids: list[int], progress: gr.Progress = gr.Progress()) -> Outputs:
         """Follow the queued jobs on the status line (the only place with a progress bar)."""
         rendering.wait_for(self.ctx, list(ids or []), progress)

@@ -146,6 +146,10 @@ def test_a_second_click_on_render_does_not_queue_the_same_render_again(studio):
     assert len(first[tab.ui.jobs]) == 1 and second == {tab.ui.jobs: []}
     assert any("already has this render queued" in t for t in toasts(record)), toasts(record)
     assert len(queue.jobs(studio, pending_only=True)) == 1
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        assert run.queue_missing(None) == {tab.ui.jobs: []}  # no story: nothing to wait for
+    assert len(run.queue_missing(page[tab.ui.project])[tab.ui.jobs]) == 3  # panel 1 is already queued
 
 
 def test_renders_can_be_deleted_from_the_history_but_not_the_one_in_use(studio):

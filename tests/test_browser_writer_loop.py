@@ -88,7 +88,10 @@ def test_a_whole_session_loses_nothing_and_survives_a_reload(tmp_path):
         # Render: the progress shows in one place, and the editor stays usable meanwhile.
         page.click("#render-panel")
         fill(page, "panel-caption", "typed while rendering")
-        assert page.locator(".progress-text").count() <= 1
+        shown = page.locator("[data-testid=status-tracker]:not(.hide) .progress-text")
+        for _ in range(10):  # while it is queued and runs: on the status line only
+            assert shown.count() <= 1 and page.locator("#render-status .progress-text").count() <= 1
+            page.wait_for_timeout(50)
         expect(page.locator("#history .thumbnail-item")).to_have_count(1, timeout=TIMEOUT_MS)
         expect(page.locator("#panel-caption input, #panel-caption textarea").first).to_have_value("typed while rendering")
         page.click("#rerender-panel")
