@@ -345,3 +345,15 @@ def test_move_duplicate_reload_and_box_drawing(studio):
     assert page[ui.boxes]["Mira"] == pytest.approx((0.1, 0.1, 0.5, 1.0))
     page.apply(tab.save_clicked(page.data(ui.editor_inputs)))
     assert panels.get_panel(studio, page[ui.loaded].id).characters[0].box == pytest.approx((0.1, 0.1, 0.5, 1.0))
+
+
+def test_opening_another_story_saves_the_open_panel_first(studio):
+    tab, page, project, ids, _ = opened_story(studio)
+    ui = tab.ui
+    other = projects.create_project(studio, "Another story")
+    panels.add_panel(studio, other.id, prompt="a lighthouse")
+    page[ui.fields["caption"]] = "typed before switching stories"
+    page[ui.project] = other.id
+    page.apply(tab.opened(page.data(ui.editor_inputs)))
+    assert panels.get_panel(studio, ids[0]).caption == "typed before switching stories"
+    assert page[ui.loaded].project_id == other.id and page[ui.fields["prompt"]] == "a lighthouse"
