@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional
 
 import gradio as gr
 
-from app.common import need_project, user_errors
+from app.common import inform, need_project, user_errors, warn
 from app.context import AppContext
 from story import projects
 
@@ -90,7 +90,7 @@ def stored_choices(ctx: AppContext, project_id: Optional[int]) -> Choices:
 
 def warn_all(report: Any) -> None:
     for warning in report.warnings[:5]:
-        gr.Warning(warning)
+        warn(warning)  # warnings quote captions and titles: shown as text
 
 
 def export_file(ctx: AppContext, project_id: int, kind: str, choices: Choices) -> Any:
@@ -153,7 +153,7 @@ class ExportTab:
         report = export_file(self.ctx, need_project(project_id), kind, Choices(*choices))
         warn_all(report)
         if report.pages:
-            gr.Info(f"Exported {report.pages} page(s).")
+            inform(f"Exported {report.pages} page(s).")
         path = Path(report.path)
         kept = [str(p) for p in (current or []) if Path(p).name != path.name]
         return {self.files: kept + [str(path)]}
