@@ -39,8 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engine.base import PanelRequest  # noqa: E402
 from engine.anystory.generator import AnyStoryGenerator  # noqa: E402
 from engine.anystory.params import plan_steps, resolve_params  # noqa: E402
-from engine.anystory.pipeline import (Prompt, RoutingAverage, image_ids, initial_latents,  # noqa: E402
-                                      stack_subjects)
+from engine.anystory.pipeline import (DenoiseHooks, Prompt, RoutingAverage, image_ids,  # noqa: E402
+                                      initial_latents, stack_subjects)
 
 GOLDEN = Path(__file__).resolve().parents[1].parent / "shared" / "golden" / "anystory_flux_tiny"
 GOLDEN_SUBJECTS = [("a_one_subject", 0), ("b_two_subjects_router", 0), ("b_two_subjects_router", 1)]
@@ -114,7 +114,7 @@ def floor_steps(steps: int, settings: dict, subjects) -> list[tuple[int, int]]:
     count = 0 if subjects is None else subjects.count
     layouts, ref_filled = [], False
     if count:  # the keys the engine's reference cache keeps (engine.anystory.attention.reference_cache)
-        attended = int(subjects.ref_mask.sum()) if settings["enable_ref_mask"] else subjects.ref_tokens.shape[1]
+        attended = int(subjects.ref_mask.sum()) if settings.enable_ref_mask else subjects.ref_tokens.shape[1]
     for plan in plan_steps(steps, settings, count):
         extra = (subjects.redux.shape[1] if plan.redux else 0) + (subjects.router.shape[1] if plan.router else 0)
         keys = 0
@@ -186,7 +186,8 @@ def bench_panel(generator: AnyStoryGenerator, prompt: Prompt, encodings: list, s
             synchronize(c.device)
             marks.append(now())
         maps = RoutingAverage() if with_maps else None
-        latents = generator.generate(prompt, request, settings, subjects, progress=tick, on_routing=maps)
+        hooks = DenoiseHooks(progress=tick, on_routing=maps)
+        latents = generator.generate(prompt, request, settings, subjects, hooks)
         step_times[:] = [b - a for a, b in zip(marks, marks[1:])]
         return latents
 

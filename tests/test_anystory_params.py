@@ -21,11 +21,11 @@ def test_description_is_plain_data_for_the_ui():
 
 def test_published_defaults():
     one, two = resolve_params({}, 1), resolve_params({}, 2)
-    assert one == {"redux_scale": 0.6, "redux_start_at": 0.1, "redux_end_at": 0.3, "ref_start_at": 0.0,
+    assert one.as_dict() == {"redux_scale": 0.6, "redux_start_at": 0.1, "redux_end_at": 0.3, "ref_start_at": 0.0,
                    "ref_end_at": 1.0, "ref_shift": 0.0, "enable_router": False, "enable_ref_mask": True,
                    "enable_ref_cache": True, "layout_freedom": 0.0, "routing_map_from": 0.0}
-    assert two == {**one, "enable_router": True, "ref_start_at": 0.09}
-    assert resolve_params({"enable_router": False}, 3)["enable_router"] is False
+    assert two.as_dict() == {**one.as_dict(), "enable_router": True, "ref_start_at": 0.09}
+    assert resolve_params({"enable_router": False}, 3).enable_router is False
 
 
 def test_unknown_and_out_of_range_settings_are_refused():

@@ -7,7 +7,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Iterator, Optional
 
 import numpy as np
 import torch
@@ -16,9 +16,9 @@ from PIL import Image
 from engine.base import CancelFn, EngineError, PanelRequest, ProgressFn, RenderResult, SubjectEncoding
 from engine.anystory.encoder import SubjectEncoder
 from engine.anystory.loading import TINY_COMPONENTS, Components, load_golden_layout, load_real
-from engine.anystory.params import describe_params, plan_steps, resolve_params
-from engine.anystory.pipeline import (Prompt, RoutingAverage, Subjects, box_allow, decode, denoise, image_ids,
-                                      initial_latents, stack_subjects, to_image)
+from engine.anystory.params import AnyStorySettings, describe_params, plan_steps, resolve_params
+from engine.anystory.pipeline import (DenoiseHooks, Prompt, RoutingAverage, Subjects, box_allow, decode, denoise,
+                                      image_ids, initial_latents, stack_subjects, to_image)
 from engine.anystory.transformer import StreamTransformer
 
 ENCODING_KEYS = ("redux_embeds", "router_embeds", "ref_tokens", "ref_ids", "ref_mask")
@@ -92,14 +92,15 @@ class AnyStoryGenerator:
         started = time.perf_counter()
         _check_request(request)
         settings = resolve_params(request.params, len(request.subjects))
-        first = int(request.steps * settings["routing_map_from"] + 0.5)
+        first = int(request.steps * settings.routing_map_from + 0.5)
         routing = RoutingAverage(first) if request.return_routing_maps else None
         with self._computing():
             subjects = self.subjects_for(request)
             prompt = self.encode_prompt(request.prompt)
-            latents = self.generate(prompt, request, settings, subjects, progress, cancel, on_routing=routing)
+            hooks = DenoiseHooks(progress=progress, cancel=cancel, on_routing=routing)
+            latents = self.generate(prompt, request, settings, subjects, hooks)
             image = self.decode(latents, request.height, request.width)
-        info = {"settings": settings, "seed": request.seed, "steps": request.steps,
+        info = {"settings": settings.as_dict(), "seed": request.seed, "steps": request.steps,
                 "seconds": round(time.perf_counter() - started, 3), "engine": self.describe()}
         maps = None
         if routing is not None and subjects is not None:
@@ -128,10 +129,9 @@ class AnyStoryGenerator:
                                                      max_sequence_length=self.text_tokens)
         return Prompt(embeds, pooled, ids)
 
-    def generate(self, prompt: Prompt, request: PanelRequest, settings: dict[str, Any],
-                 subjects: Optional[Subjects], progress: Optional[ProgressFn] = None,
-                 cancel: Optional[CancelFn] = None, latents: Optional[torch.Tensor] = None,
-                 on_step: Optional[Callable] = None, on_routing: Optional[Callable] = None) -> torch.Tensor:
+    def generate(self, prompt: Prompt, request: PanelRequest, settings: AnyStorySettings,
+                 subjects: Optional[Subjects], hooks: Optional[DenoiseHooks] = None,
+                 latents: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Denoise from `latents` (default: noise from request.seed); returns packed latents."""
         c = self.components
         pipe = c.pipe
@@ -140,8 +140,8 @@ class AnyStoryGenerator:
         ids = image_ids(pipe, request.height, request.width, c.device, c.dtype)
         plans = plan_steps(request.steps, settings, 0 if subjects is None else subjects.count)
         with c.on_device(pipe.transformer, *c.loras.values()):
-            return denoise(self.model, pipe.scheduler.config, latents, ids, prompt, request.guidance, plans,
-                           subjects, settings, progress, cancel, on_step, on_routing)
+            return denoise(self.model, pipe.scheduler.config, latents=latents, image_ids=ids, prompt=prompt,
+                           guidance=request.guidance, plans=plans, subjects=subjects, settings=settings, hooks=hooks)
 
     def decode(self, latents: torch.Tensor, height: int, width: int) -> np.ndarray:
         """Packed latents -> (height, width, 3) float image in [0, 1]."""
