@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, fields
-from typing import Optional
+from typing import Any, Optional
 
 from engine.base import EngineError, Generator
 
@@ -64,3 +64,17 @@ def create_generator(config: EngineConfig) -> Generator:
     if name == "anystory-tiny":
         return AnyStoryGenerator.tiny(device=config.device or "cpu")
     return AnyStoryGenerator.from_config(config)
+
+
+def engine_parameters(name: str) -> Optional[list[dict[str, Any]]]:
+    """What the named engine's `Generator.parameters()` gives, without loading the engine (the
+    AnyStory description is plain Python); None for an engine name this checkout does not know."""
+    if name == "draft":
+        from engine.draft import DraftGenerator
+
+        return DraftGenerator.parameters()
+    if name in ("anystory", "anystory-tiny"):
+        from engine.anystory.params import describe_params
+
+        return describe_params()
+    return None

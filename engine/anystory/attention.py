@@ -1,17 +1,20 @@
-"""AnyStory attention: the processor installed on every FLUX attention, routing maps, the
-reference keys the main attention uses, and the attention bias of ref_shift and routing.
+"""AnyStory attention: the processor installed on every FLUX attention (it holds the router's
+routing-map projections), the reference keys the main attention uses, and the main attention
+with routing and ref_shift.
 
-Deliberate differences from the published code, both for speed:
-- The bias is never built per head. Without routing it is one row per key, shape
-  (b, 1, 1, k) (ref_shift depends on the key only); with routing it is (b, 1, q, k), shared by
-  all heads. Without any bias the attention runs unmasked, so fused kernels apply. The values
-  are the published ones: 0 where allowed, -100 where masked, plus ref_shift on reference keys.
-- The reference mask is applied by leaving the reference keys outside the subjects' masks out
-  of the cache, instead of penalising them by -100 in every attention: a key 100 below the
-  others gets a weight of e^-100 ~ 4e-44 of theirs, nothing in float32 or bfloat16; only a
-  masked key whose logit beat every allowed one by some 80 would count (a block-mask kernel
-  drops such keys the same way). On the published masks that is about 70 % of the reference
-  keys, and one-subject panels no longer need a bias at all.
+Deliberate differences from the published code, all for speed, none visible in the output:
+- Where the published code adds -100 to a key a query must not attend (the reference
+  background, another subject's tokens), we leave that key out of the query's attention: a
+  key 100 below the others gets a weight of e^-100 ~ 4e-44 of theirs, nothing in float32 or
+  bfloat16; only a masked key whose logit beat every allowed one by some 80 would count (a
+  block-mask kernel drops such keys the same way).
+- The reference cache keeps only the reference keys inside the subjects' masks (about 30 %
+  of them on the published masks).
+- Routing never builds a (queries x keys) bias: `routed_attention` runs the text and subject
+  tokens over every key and each group of image tokens (engine.anystory.routing) over the
+  text and image keys plus its own subjects' keys, unmasked, so fused kernels apply. The only
+  bias left is ref_shift, one row (1, 1, 1, keys) shared by all queries and heads, and only
+  when it is not 0.
 """
 from __future__ import annotations
 
@@ -26,16 +29,18 @@ from torch import nn
 
 from engine.anystory.embedder import LORA_RANK
 
-MASKED = -100.0  # the published additive penalty for a disallowed key
 KV = tuple[torch.Tensor, torch.Tensor]
 
 
 class AnyStoryAttnProcessor(FluxAttnProcessor, nn.Module):
-    """FLUX attention processor carrying the router's routing-map projections of one layer.
+    """Where the router's routing weights live: one per FLUX attention, holding that layer's
+    routing-map projections (LoRA updates of the router query and the image key).
 
-    Called by a stock diffusers forward it is exactly `FluxAttnProcessor`; the multi-stream
-    forward (engine.anystory.transformer) uses its projections to compute routing maps.
-    Parameter names follow the published checkpoint
+    Only the weights live here. Its `__call__` is the stock `FluxAttnProcessor`'s, so a plain
+    diffusers forward of the transformer still works; AnyStory's own forward
+    (engine.anystory.transformer) never calls it: it reads `query_update`/`key_update` from
+    here in engine.anystory.routing.route_tokens. The processor was kept as their home because
+    the published checkpoint names them so
     (transformer.<block>.attn.processor.to_{q,k}_routing_map_lora_{A,B}).
     """
 
@@ -50,9 +55,11 @@ class AnyStoryAttnProcessor(FluxAttnProcessor, nn.Module):
     __call__ = FluxAttnProcessor.__call__
 
     def query_update(self, x: torch.Tensor) -> torch.Tensor:
+        """The routing-map update of the router tokens' base query projection."""
         return self.to_q_routing_map_lora_B(self.to_q_routing_map_lora_A(x))
 
     def key_update(self, x: torch.Tensor) -> torch.Tensor:
+        """The routing-map update of the image tokens' key projection."""
         return self.to_k_routing_map_lora_B(self.to_k_routing_map_lora_A(x))
 
 

@@ -73,7 +73,7 @@ class AnyStoryGenerator:
 
     @staticmethod
     def parameters() -> list[dict[str, Any]]:
-        """The advanced settings (name, type, default, default_multi, minimum, maximum, help)."""
+        """The advanced settings (engine.base.Generator.parameters), from engine.anystory.params."""
         return describe_params()
 
     def encode_subject(self, image: Image.Image, mask: Image.Image) -> SubjectEncoding:
