@@ -26,11 +26,12 @@ class EngineConfig:
     device: Optional[str] = None
     dtype: str = "bfloat16"
     offload: bool = False
+    compile: Optional[str] = None  # AnyStory: a torch.compile mode for the repeated block math, None: eager
 
     @classmethod
     def from_env(cls, environ: Optional[dict[str, str]] = None) -> "EngineConfig":
         """Read ANYSTORY_ENGINE, ANYSTORY_FLUX, ANYSTORY_REDUX, ANYSTORY_CHECKPOINT,
-        ANYSTORY_DEVICE, ANYSTORY_DTYPE and ANYSTORY_OFFLOAD (1/true)."""
+        ANYSTORY_DEVICE, ANYSTORY_DTYPE, ANYSTORY_OFFLOAD (1/true) and ANYSTORY_COMPILE."""
         env = os.environ if environ is None else environ
         names = {"anystory": "ANYSTORY_CHECKPOINT"}
         values = {}

@@ -5,6 +5,7 @@ subject, each group over its own keys) must equal the published dense -100 routi
 when the subjects keep different numbers of keys."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 from engine.anystory.attention import Layout, attend, reference_cache, routed_attention
@@ -70,9 +71,10 @@ def _published_routing_bias(layout: Layout, maps: torch.Tensor, ref_shift: float
     return bias[None, None]
 
 
-def test_routed_attention_equals_the_published_dense_routing_bias():
+@pytest.mark.parametrize("per_redux", [3, 0])  # with subject tokens, and without (keys then run in slices)
+def test_routed_attention_equals_the_published_dense_routing_bias(per_redux):
     g = torch.Generator().manual_seed(2)
-    n_text, per_redux, n_image, counts = 4, 3, 12, (5, 2)
+    n_text, n_image, counts = 4, 12, (5, 2)
     winner = torch.tensor([0, 0, 1, 1, 0, 1, -1, -1, 1, 0, 0, 1])  # -1: outside every box, nobody's
     boxes = torch.tensor([[[1, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0, 1], [0, 1, 1, 1, 0, 0, 1, 0, 0, 1, 1, 1]]]).bool()
     for ref_shift in (0.0, 1.5):

@@ -19,7 +19,7 @@ Deliberate differences from the published code, all for speed, none visible in t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import torch
 from diffusers.models.attention_dispatch import dispatch_attention_fn
@@ -30,6 +30,7 @@ from torch import nn
 from engine.anystory.embedder import LORA_RANK
 
 KV = tuple[torch.Tensor, torch.Tensor]
+Columns = Union[None, slice, torch.Tensor]  # key columns: all, a run of them, or an index
 
 
 class AnyStoryAttnProcessor(FluxAttnProcessor, nn.Module):
@@ -159,20 +160,18 @@ class Layout:
         ref = [slice(starts[j], starts[j] + self.ref_counts[j]) for j in subjects if j < len(self.ref_counts)]
         return redux, ref
 
-    def keys_for(self, subjects: tuple[int, ...], device: torch.device) -> tuple[Optional[torch.Tensor],
-                                                                                Optional[torch.Tensor]]:
+    def keys_for(self, subjects: tuple[int, ...], device: torch.device) -> tuple[Columns, Optional[torch.Tensor]]:
         """(key columns, bias) of the queries that may attend `subjects`: the text and image
         keys plus those subjects' subject tokens and reference keys. Columns are None for every
-        key; the bias (1, 1, 1, columns) holds ref_shift on the reference keys, None when 0."""
+        key, a slice when they follow each other (no copy), else an index; the bias (1, 1, 1,
+        columns) holds ref_shift on the reference keys, None when 0."""
         if subjects not in self._keys:
             redux, ref = self._subject_slices(subjects)
             n_ref = sum(s.stop - s.start for s in ref)
             columns = None
             if subjects != self.all_subjects:
-                image = slice(self.n_head, self.n_queries)
-                parts = [slice(0, self.n_text), *redux, image, *ref]
-                columns = torch.cat([torch.arange(s.start, s.stop, device=device) for s in parts])
-            width = self.n_keys if columns is None else len(columns)
+                columns = _columns([slice(0, self.n_text), *redux, slice(self.n_head, self.n_queries), *ref], device)
+            width = self.n_keys if columns is None else _width(columns)
             self._keys[subjects] = (columns, self._shift_bias(width, n_ref, device))
         return self._keys[subjects]
 
@@ -184,6 +183,18 @@ class Layout:
         row = torch.zeros(1, 1, 1, -(-width // 8) * 8, device=device, dtype=self.dtype)[..., :width]
         row[..., width - n_ref:] = self.ref_shift
         return row
+
+
+def _columns(parts: list[slice], device: torch.device) -> Union[slice, torch.Tensor]:
+    """Key columns made of `parts` (in order): one slice when they follow each other."""
+    parts = [p for p in parts if p.stop > p.start]
+    if all(a.stop == b.start for a, b in zip(parts, parts[1:])):
+        return slice(parts[0].start, parts[-1].stop)
+    return torch.cat([torch.arange(p.start, p.stop, device=device) for p in parts])
+
+
+def _width(columns: Union[slice, torch.Tensor]) -> int:
+    return columns.stop - columns.start if isinstance(columns, slice) else len(columns)
 
 
 def routed_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, layout: Layout,

@@ -24,6 +24,8 @@ from engine.anystory.transformer import StreamTransformer
 ENCODING_KEYS = ("redux_embeds", "router_embeds", "ref_tokens", "ref_ids", "ref_mask")
 TINY_REF_SIZE = 256
 TINY_TEXT_TOKENS = 32
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+"""torch.compile modes for the repeated block math (ANYSTORY_COMPILE; "reduce-overhead" adds CUDA graphs)."""
 
 
 class AnyStoryGenerator:
@@ -50,15 +52,20 @@ class AnyStoryGenerator:
         loaded = load_golden_layout(Path(components), device)
         checkpoint = hashlib.sha256((Path(components) / "anystory_flux.bin").read_bytes()).hexdigest()
         # tiny tensors gain nothing from intra-op threads and lose badly to them on a busy CPU
-        return cls(loaded, {"components": "golden-tiny", "checkpoint": checkpoint}, ref_size, TINY_TEXT_TOKENS,
-                   "anystory-tiny", cpu_threads=1)
+        return cls(loaded, {"components": "golden-tiny", "checkpoint": checkpoint}, ref_size=ref_size,
+                   text_tokens=TINY_TEXT_TOKENS, label="anystory-tiny", cpu_threads=1)
 
     @classmethod
     def from_config(cls, config: Any, ref_size: int = 512) -> "AnyStoryGenerator":
         """Real weights from an engine.registry.EngineConfig (flux, redux, anystory, device, dtype, offload)."""
+        if config.compile is not None and config.compile not in COMPILE_MODES:
+            raise EngineError(f"unknown compile mode {config.compile!r}; choose one of {', '.join(COMPILE_MODES)}")
         loaded = load_real(config.flux, config.redux, config.anystory, config.device, config.dtype, config.offload)
         identity = {"flux": config.flux, "redux": config.redux, "anystory": config.anystory}
-        return cls(loaded, identity, ref_size, 512, "anystory")
+        generator = cls(loaded, identity, ref_size=ref_size, text_tokens=512, label="anystory")
+        if config.compile is not None:
+            generator.model.compile(config.compile)
+        return generator
 
     @property
     def fingerprint(self) -> str:

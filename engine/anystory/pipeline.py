@@ -128,8 +128,8 @@ class DenoiseHooks:
 class Conditioning:
     """The subjects' conditioning over one render: per step the streams its plan turns on
     (`step_inputs`), with what does not change between steps built once: the reference cache
-    (filled by the first step that uses it), the box grouping of image tokens, the router's
-    positions and the attention layouts."""
+    (filled by the first step that uses it), what the boxes allow as token groups and as
+    refusals for the router, the router's positions and the attention layouts."""
 
     def __init__(self, model: StreamTransformer, subjects: Optional[Subjects], settings: AnyStorySettings,
                  prompt: Prompt, guidance: Optional[torch.Tensor]):
@@ -137,7 +137,9 @@ class Conditioning:
         self.prompt, self.guidance = prompt, guidance
         self.ref: Optional[ReferenceCache] = None
         self.layouts: dict = {}
-        self.box_groups = None if subjects is None or subjects.allow is None else box_groups(subjects.allow)
+        boxed = subjects is not None and subjects.allow is not None
+        self.box_groups = box_groups(subjects.allow) if boxed else None
+        self.box_refused = ~subjects.allow[0].T.contiguous() if boxed else None
         self.router_ids = None if subjects is None else torch.zeros(
             subjects.router.shape[1], 3, device=subjects.router.device, dtype=subjects.ref_ids.dtype)
 
@@ -161,7 +163,7 @@ class Conditioning:
             router=s.router if plan.router else None,
             router_ids=self.router_ids if plan.router else None,
             n_subjects=s.count,
-            allow=s.allow,
+            box_refused=self.box_refused,
             box_groups=None if plan.router else self.box_groups,
             on_routing=on_routing if plan.router else None,
             layouts=self.layouts,

@@ -78,11 +78,11 @@ class RoutingNorms:
 
 
 def route_tokens(processor: AnyStoryAttnProcessor, inputs: RouterInputs, norms: RoutingNorms, n_subjects: int,
-                 allow: Optional[torch.Tensor] = None) -> torch.Tensor:
+                 refused: Optional[torch.Tensor] = None) -> torch.Tensor:
     """(tokens,) winning subject per image token (batch 1): the subject whose head- and
-    token-averaged router query gives the largest logit (float32). With `allow` (1, subjects,
-    tokens; character boxes) a subject only competes where allowed, and a token no subject may
-    take goes to none of them (NO_SUBJECT)."""
+    token-averaged router query gives the largest logit (float32). With `refused` (tokens,
+    subjects) bool, where character boxes keep subjects out, a subject only competes where
+    allowed, and a token no subject may take goes to none of them (NO_SUBJECT)."""
     query = inputs.router_query + processor.query_update(inputs.router_x)
     query = rope(norms.norm_q(query.unflatten(-1, (-1, norms.head_dim))), norms.rope_router)
     query = query.float().unflatten(1, (n_subjects, -1)).mean(dim=(2, 3))  # b, subjects, d
@@ -91,8 +91,7 @@ def route_tokens(processor: AnyStoryAttnProcessor, inputs: RouterInputs, norms: 
     key = norms.norm_k(key.unflatten(-1, (-1, norms.head_dim))).float().mean(dim=2, keepdim=True)
     key = rope(key, norms.rope_image)[:, :, 0]
     logits = torch.bmm(key, query.transpose(1, 2))[0]  # tokens, subjects: argmax along the contiguous dim
-    if allow is None:
+    if refused is None:
         return logits.argmax(dim=1)
-    winner = logits.masked_fill(~allow[0].T, float("-inf")).argmax(dim=1)
-    allowed = allow[0].gather(0, winner[None])[0]
-    return torch.where(allowed, winner, NO_SUBJECT)
+    winner = logits.masked_fill(refused, float("-inf")).argmax(dim=1)
+    return torch.where(refused.gather(1, winner[:, None])[:, 0], NO_SUBJECT, winner)

@@ -35,7 +35,7 @@ class StepInputs:
     router: Optional[torch.Tensor] = None  # (b, subjects*9, joint_dim)
     router_ids: Optional[torch.Tensor] = None
     n_subjects: int = 0
-    allow: Optional[torch.Tensor] = None  # (b, subjects, image tokens) bool: where boxes let subjects go
+    box_refused: Optional[torch.Tensor] = None  # (image tokens, subjects) bool: where boxes keep subjects out
     box_groups: Optional[list[TokenGroup]] = None  # the image tokens grouped by `allow` (router off)
     on_routing: Optional[RoutingHook] = None  # called with (layer, 0/1 maps) when the router routes
     layouts: Optional[dict] = None  # Layouts by token counts, kept for a whole render
@@ -85,6 +85,19 @@ class StreamTransformer:
         self.router += [single_side(b, i, router) for i, b in enumerate(singles)]
         self.embed_ref = StreamLinear(model.x_embedder, ref.get("x_embedder"))
         self.embed_router = StreamLinear(model.context_embedder, router.get("context_embedder"))
+        self.project, self.finish = project, finish  # the per-stream block math (`compile` swaps them)
+
+    def compile(self, mode: str = "default", backend: str = "inductor") -> None:
+        """Compile the per-stream block math that every layer repeats (`streams.project` and
+        `streams.finish`: norms, modulation, projections, rotary embedding, feed-forward) with
+        torch.compile; "reduce-overhead" adds CUDA graphs. Routing and attention stay eager:
+        their token groups change from layer to layer. For the CPU-bound steps of small panels
+        on CUDA; off unless asked for (ANYSTORY_COMPILE)."""
+        # one graph per kind of side (double/single, main/reference/router) and token count
+        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
+        options = {"mode": mode} if backend == "inductor" else {}
+        self.project = torch.compile(project, backend=backend, **options)
+        self.finish = torch.compile(finish, backend=backend, **options)
 
     @property
     def dtype(self) -> torch.dtype:
@@ -104,11 +117,11 @@ class StreamTransformer:
         temb_act, freqs = F.silu(temb), self.model.pos_embed(ids)
         kv = []
         for n, side in enumerate(self.ref):
-            projected = project(side, x, modulation(side, temb_act), freqs)
+            projected = self.project(side, x, modulation(side, temb_act), freqs)
             kv.append((projected.key, projected.value))
             if n + 1 < len(self.ref):
                 attended = attend_per_subject(projected.query, projected.key, projected.value, n_subjects)
-                x = finish(side, x, attended, projected)
+                x = self.finish(side, x, attended, projected)
         return kv
 
     def __call__(self, latents: torch.Tensor, timestep: torch.Tensor, guidance: Optional[torch.Tensor],
@@ -157,8 +170,8 @@ class StreamTransformer:
         """A double block: image and context tokens on their own sides, one joint attention."""
         image_side, context_side = self.main[i]
         context_modulation = modulation(context_side, constants.temb_act)
-        image_proj = project(image_side, image, modulation(image_side, constants.temb_act))
-        context_proj = project(context_side, context, context_modulation)
+        image_proj = self.project(image_side, image, modulation(image_side, constants.temb_act))
+        context_proj = self.project(context_side, context, context_modulation)
         n_context = context.shape[1]
         query = rope(_cat(context_proj.query, image_proj.query), constants.rope_all)
         key = rope(_cat(context_proj.key, image_proj.key), constants.rope_all)
@@ -166,9 +179,9 @@ class StreamTransformer:
         image_tokens = ImageTokens(image_proj.x, image_proj.key_proj, key[:, n_context:], image_proj.value)
         router_proj = self._project_router(i, router, context_modulation, constants)
         out, router_out = self._attention(i, query, key, value, image_tokens, image_side, router_proj, constants)
-        context = finish(context_side, context, out[:, :n_context], context_proj)
-        image = finish(image_side, image, out[:, n_context:], image_proj)
-        router = None if router_proj is None else finish(self.router[i], router, router_out, router_proj)
+        context = self.finish(context_side, context, out[:, :n_context], context_proj)
+        image = self.finish(image_side, image, out[:, n_context:], image_proj)
+        router = None if router_proj is None else self.finish(self.router[i], router, router_out, router_proj)
         return context, image, router
 
     def _single(self, i: int, tokens: torch.Tensor, router: Optional[torch.Tensor], n_context: int,
@@ -176,14 +189,14 @@ class StreamTransformer:
         """A single block: context and image tokens as one sequence."""
         side = self.main[i][0]
         side_modulation = modulation(side, constants.temb_act)
-        projected = project(side, tokens, side_modulation, constants.rope_all)
+        projected = self.project(side, tokens, side_modulation, constants.rope_all)
         image_tokens = ImageTokens(projected.x[:, n_context:], projected.key_proj[:, n_context:],
                                    projected.key[:, n_context:], projected.value[:, n_context:])
         router_proj = self._project_router(i, router, side_modulation, constants)
         out, router_out = self._attention(i, projected.query, projected.key, projected.value, image_tokens, side,
                                           router_proj, constants)
-        tokens = finish(side, tokens, out, projected)
-        router = None if router_proj is None else finish(self.router[i], router, router_out, router_proj)
+        tokens = self.finish(side, tokens, out, projected)
+        router = None if router_proj is None else self.finish(self.router[i], router, router_out, router_proj)
         return tokens, router
 
     def _project_router(self, i: int, router: Optional[torch.Tensor], base_modulation: torch.Tensor,
@@ -193,7 +206,7 @@ class StreamTransformer:
         if router is None:
             return None
         side = self.router[i]
-        return project(side, router, modulation(side, constants.temb_act, base_modulation), constants.rope_router)
+        return self.project(side, router, modulation(side, constants.temb_act, base_modulation), constants.rope_router)
 
     def _attention(self, i: int, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, image: ImageTokens,
                    image_side: Side, router: Optional[Projected], constants: ForwardConstants):
@@ -218,7 +231,7 @@ class StreamTransformer:
         norms = RoutingNorms(norm_q=router_side.norm_q, norm_k=image_side.norm_k, head_dim=image_side.head_dim,
                              rope_router=constants.rope_router, rope_image=constants.rope_image)
         # the routing-map projections live on the layer's attention processor (engine.anystory.attention)
-        winner = route_tokens(self.blocks[i].attn.processor, inputs, norms, step.n_subjects, step.allow)
+        winner = route_tokens(self.blocks[i].attn.processor, inputs, norms, step.n_subjects, step.box_refused)
         if step.on_routing is not None:
             step.on_routing(i, winner_maps(winner, step.n_subjects))
         return winner_groups(winner, step.n_subjects)
