@@ -4,8 +4,9 @@ its parameters, or a JSON object for an engine that has none.
 Descriptions are plain data (name, type, default, default_multi, minimum, maximum, help), as
 each engine's `Generator.parameters()` gives them (engine.registry.engine_parameters asks
 without loading the engine or torch). The draft engine has no parameters. A control left at
-its default stores nothing, so the panel follows the engine's defaults (which may depend on the number of characters); only values
-the writer changed go into the panel's `overrides["params"][engine]`.
+its default stores nothing, so the panel follows the engine's defaults (which may depend on
+the number of characters); only values the writer changed go into the panel's
+`overrides["params"][engine]`.
 """
 from __future__ import annotations
 

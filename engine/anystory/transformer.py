@@ -21,7 +21,7 @@ from torch import nn
 from engine.anystory.attention import KV, Layout, ReferenceCache, attend, attend_per_subject, rope, routed_attention
 from engine.anystory.lora import StreamLinear, StreamLoRA
 from engine.anystory.routing import RouterInputs, RoutingNorms, TokenGroup, route_tokens, winner_groups, winner_maps
-from engine.anystory.streams import Projected, Side, double_side, finish, modulation, project, single_side
+from engine.anystory.streams import Projected, Side, double_side, finish, modulate, project, single_side
 
 RoutingHook = Callable[[int, torch.Tensor], None]
 
@@ -117,7 +117,7 @@ class StreamTransformer:
         temb_act, freqs = F.silu(temb), self.model.pos_embed(ids)
         kv = []
         for n, side in enumerate(self.ref):
-            projected = self.project(side, x, modulation(side, temb_act), freqs)
+            projected = self.project(side, x, modulate(side, temb_act), freqs)
             kv.append((projected.key, projected.value))
             if n + 1 < len(self.ref):
                 attended = attend_per_subject(projected.query, projected.key, projected.value, n_subjects)
@@ -136,8 +136,8 @@ class StreamTransformer:
         n_context = context.shape[1]
         layout = self._layout(step, n_text=text.shape[1], n_redux=n_redux, n_image=image.shape[1],
                               dtype=image.dtype)
-        constants = self._constants(step, layout, self._temb(timestep, guidance, pooled),
-                                    ids=torch.cat([text_ids, text_ids.new_zeros(n_redux, text_ids.shape[1]), image_ids]))
+        ids = torch.cat([text_ids, text_ids.new_zeros(n_redux, text_ids.shape[1]), image_ids])
+        constants = self._constants(step, layout, self._temb(timestep, guidance, pooled), ids=ids)
         for i in range(self.n_double):
             context, image, router = self._double(i, context, image, router, constants)
         tokens = _cat(context, image)
@@ -169,8 +169,8 @@ class StreamTransformer:
                 constants: ForwardConstants):
         """A double block: image and context tokens on their own sides, one joint attention."""
         image_side, context_side = self.main[i]
-        context_modulation = modulation(context_side, constants.temb_act)
-        image_proj = self.project(image_side, image, modulation(image_side, constants.temb_act))
+        context_modulation = modulate(context_side, constants.temb_act)
+        image_proj = self.project(image_side, image, modulate(image_side, constants.temb_act))
         context_proj = self.project(context_side, context, context_modulation)
         n_context = context.shape[1]
         query = rope(_cat(context_proj.query, image_proj.query), constants.rope_all)
@@ -178,7 +178,8 @@ class StreamTransformer:
         value = _cat(context_proj.value, image_proj.value)
         image_tokens = ImageTokens(image_proj.x, image_proj.key_proj, key[:, n_context:], image_proj.value)
         router_proj = self._project_router(i, router, context_modulation, constants)
-        out, router_out = self._attention(i, query, key, value, image_tokens, image_side, router_proj, constants)
+        out, router_out = self._attention(i, query=query, key=key, value=value, image=image_tokens,
+                                          image_side=image_side, router=router_proj, constants=constants)
         context = self.finish(context_side, context, out[:, :n_context], context_proj)
         image = self.finish(image_side, image, out[:, n_context:], image_proj)
         router = None if router_proj is None else self.finish(self.router[i], router, router_out, router_proj)
@@ -188,13 +189,14 @@ class StreamTransformer:
                 constants: ForwardConstants):
         """A single block: context and image tokens as one sequence."""
         side = self.main[i][0]
-        side_modulation = modulation(side, constants.temb_act)
+        side_modulation = modulate(side, constants.temb_act)
         projected = self.project(side, tokens, side_modulation, constants.rope_all)
         image_tokens = ImageTokens(projected.x[:, n_context:], projected.key_proj[:, n_context:],
                                    projected.key[:, n_context:], projected.value[:, n_context:])
         router_proj = self._project_router(i, router, side_modulation, constants)
-        out, router_out = self._attention(i, projected.query, projected.key, projected.value, image_tokens, side,
-                                          router_proj, constants)
+        out, router_out = self._attention(i, query=projected.query, key=projected.key, value=projected.value,
+                                          image=image_tokens, image_side=side, router=router_proj,
+                                          constants=constants)
         tokens = self.finish(side, tokens, out, projected)
         router = None if router_proj is None else self.finish(self.router[i], router, router_out, router_proj)
         return tokens, router
@@ -206,7 +208,7 @@ class StreamTransformer:
         if router is None:
             return None
         side = self.router[i]
-        return self.project(side, router, modulation(side, constants.temb_act, base_modulation), constants.rope_router)
+        return self.project(side, router, modulate(side, constants.temb_act, base_modulation), constants.rope_router)
 
     def _attention(self, i: int, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, image: ImageTokens,
                    image_side: Side, router: Optional[Projected], constants: ForwardConstants):
