@@ -16,8 +16,8 @@ How a panel is rendered (AnyStoryGenerator.render, generator.py), in order:
 4. Denoising: `pipeline.denoise` runs the Euler steps. A `pipeline.Conditioning` holds what
    lasts the whole render: the reference cache (`transformer.StreamTransformer.reference_kv`
    runs the reference stream once, `attention.reference_cache` keeps the keys inside the
-   masks), the box grouping of image tokens and the attention layouts, and gives each step its
-   `transformer.StepInputs`.
+   masks), the box grouping of image tokens, the attention layouts and rotary frequencies
+   (`transformer.RenderCache`), and gives each step its `transformer.StepInputs`.
 5. One forward (`transformer.StreamTransformer.__call__`): text and subject tokens on the
    context side, image tokens on the image side, router tokens beside them with the "router"
    LoRA (`lora.StreamLinear`, `streams.Side`: one stream's view of a FLUX block). In every

@@ -23,7 +23,7 @@ from engine.base import CancelFn, EngineError, ProgressFn, check_cancel
 from engine.anystory.attention import ReferenceCache, reference_cache
 from engine.anystory.params import AnyStorySettings, StepPlan
 from engine.anystory.routing import box_groups
-from engine.anystory.transformer import RoutingHook, StepInputs, StreamTransformer
+from engine.anystory.transformer import RenderCache, RoutingHook, StepInputs, StreamTransformer
 
 StepHook = Callable[[int, torch.Tensor], None]
 
@@ -129,14 +129,15 @@ class Conditioning:
     """The subjects' conditioning over one render: per step the streams its plan turns on
     (`step_inputs`), with what does not change between steps built once: the reference cache
     (filled by the first step that uses it), what the boxes allow as token groups and as
-    refusals for the router, the router's positions and the attention layouts."""
+    refusals for the router, the router's positions, the attention layouts and rotary
+    frequencies."""
 
     def __init__(self, model: StreamTransformer, subjects: Optional[Subjects], settings: AnyStorySettings,
                  prompt: Prompt, guidance: Optional[torch.Tensor]):
         self.model, self.subjects, self.settings = model, subjects, settings
         self.prompt, self.guidance = prompt, guidance
         self.ref: Optional[ReferenceCache] = None
-        self.layouts: dict = {}
+        self.cache = RenderCache()
         boxed = subjects is not None and subjects.allow is not None
         self.box_groups = box_groups(subjects.allow) if boxed else None
         self.box_refused = ~subjects.allow[0].T.contiguous() if boxed else None
@@ -156,7 +157,7 @@ class Conditioning:
         """The conditioning one step's `plan` turns on."""
         s = self.subjects
         if s is None or not plan.conditioned:
-            return StepInputs()
+            return StepInputs(cache=self.cache)
         return StepInputs(
             redux=s.redux * self.settings.redux_scale if plan.redux else None,
             ref=self._reference() if plan.ref else None,
@@ -166,7 +167,7 @@ class Conditioning:
             box_refused=self.box_refused,
             box_groups=None if plan.router else self.box_groups,
             on_routing=on_routing if plan.router else None,
-            layouts=self.layouts,
+            cache=self.cache,
         )
 
 

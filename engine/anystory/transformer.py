@@ -11,7 +11,7 @@ A stream that is off for a step is simply absent: no tokens, no LoRA, no bias.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, NamedTuple, Optional
 
 import torch
@@ -38,7 +38,16 @@ class StepInputs:
     box_refused: Optional[torch.Tensor] = None  # (image tokens, subjects) bool: where boxes keep subjects out
     box_groups: Optional[list[TokenGroup]] = None  # the image tokens grouped by `allow` (router off)
     on_routing: Optional[RoutingHook] = None  # called with (layer, 0/1 maps) when the router routes
-    layouts: Optional[dict] = None  # Layouts by token counts, kept for a whole render
+    cache: Optional[RenderCache] = None  # what stays the same over the render's steps
+
+
+@dataclass
+class RenderCache:
+    """What stays the same over the steps of one render, built by the first step that needs
+    it: attention layouts and rotary frequencies, by token counts."""
+
+    layouts: dict = field(default_factory=dict)
+    rope: dict = field(default_factory=dict)
 
 
 class ImageTokens(NamedTuple):
@@ -146,8 +155,13 @@ class StreamTransformer:
         return m.proj_out(m.norm_out(tokens[:, n_context:], constants.temb))
 
     def _constants(self, step: StepInputs, layout: Layout, temb: torch.Tensor, ids: torch.Tensor) -> ForwardConstants:
-        freqs = self.model.pos_embed(ids)
-        rope_router = None if step.router is None else self.model.pos_embed(step.router_ids)
+        cache = step.cache or RenderCache()
+        key = (layout.n_text, layout.n_redux, layout.n_image)
+        if key not in cache.rope:
+            cache.rope[key] = self.model.pos_embed(ids)
+        if step.router is not None and "router" not in cache.rope:
+            cache.rope["router"] = self.model.pos_embed(step.router_ids)
+        freqs, rope_router = cache.rope[key], None if step.router is None else cache.rope["router"]
         n_context = layout.n_head
         return ForwardConstants(temb=temb, temb_act=F.silu(temb), rope_all=freqs,
                                 rope_image=(freqs[0][n_context:], freqs[1][n_context:]), rope_router=rope_router,
@@ -155,11 +169,11 @@ class StreamTransformer:
 
     @staticmethod
     def _layout(step: StepInputs, n_text: int, n_redux: int, n_image: int, dtype: torch.dtype) -> Layout:
-        """The step's Layout, from `step.layouts` when an earlier step of the render built it."""
+        """The step's Layout, from `step.cache` when an earlier step of the render built it."""
         ref = step.ref
         counts, shift = ((), 0.0) if ref is None else (ref.counts, ref.shift)
         key = (n_text, n_redux, n_image, counts)
-        layouts = {} if step.layouts is None else step.layouts
+        layouts = {} if step.cache is None else step.cache.layouts
         if key not in layouts:
             layouts[key] = Layout(n_text=n_text, n_redux=n_redux, n_image=n_image, ref_counts=counts,
                                   n_subjects=step.n_subjects, dtype=dtype, ref_shift=shift)
