@@ -194,6 +194,7 @@ def _columns(parts: list[slice], device: torch.device) -> Union[slice, torch.Ten
 
 
 def _width(columns: Union[slice, torch.Tensor]) -> int:
+    """How many key columns `columns` names."""
     return columns.stop - columns.start if isinstance(columns, slice) else len(columns)
 
 

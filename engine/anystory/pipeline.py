@@ -119,6 +119,7 @@ class DenoiseHooks:
     on_routing: Optional[Callable[[int, int, torch.Tensor], None]] = None
 
     def after_step(self, i: int, latents: torch.Tensor, steps: int) -> None:
+        """Tell the caller step `i` of `steps` is done."""
         if self.on_step is not None:
             self.on_step(i, latents)
         if self.progress is not None:

@@ -6,8 +6,8 @@
   `reference_kv` runs it once, on its own, and returns every layer's keys and values; the
   image and text tokens then attend to them (the published reference cache, made explicit).
 - Router tokens run beside the main tokens through the "router" LoRA, attend to the image
-  keys and themselves, and give every layer its routing maps.
-A stream that is off for a step is simply absent: no tokens, no LoRA, no bias.
+  keys and themselves, and give every layer its routing (engine.anystory.routing).
+A stream that is off for a step is simply absent: no tokens, no LoRA, no routing.
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ class StepInputs:
     router_ids: Optional[torch.Tensor] = None
     n_subjects: int = 0
     box_refused: Optional[torch.Tensor] = None  # (image tokens, subjects) bool: where boxes keep subjects out
-    box_groups: Optional[list[TokenGroup]] = None  # the image tokens grouped by `allow` (router off)
+    box_groups: Optional[list[TokenGroup]] = None  # the image tokens grouped by the boxes (router off)
     on_routing: Optional[RoutingHook] = None  # called with (layer, 0/1 maps) when the router routes
     cache: Optional[RenderCache] = None  # what stays the same over the render's steps
 
@@ -155,6 +155,7 @@ class StreamTransformer:
         return m.proj_out(m.norm_out(tokens[:, n_context:], constants.temb))
 
     def _constants(self, step: StepInputs, layout: Layout, temb: torch.Tensor, ids: torch.Tensor) -> ForwardConstants:
+        """What the layers of this forward share; rotary frequencies from the render's cache."""
         cache = step.cache or RenderCache()
         key = (layout.n_text, layout.n_redux, layout.n_image)
         if key not in cache.rope:
