@@ -130,8 +130,7 @@ class Conditioning:
     """The subjects' conditioning over one render: per step the streams its plan turns on
     (`step_inputs`), with what does not change between steps built once: the reference cache
     (filled by the first step that uses it), what the boxes allow as token groups and as
-    refusals for the router, the router's positions, the attention layouts and rotary
-    frequencies."""
+    refusals for the router, the attention layouts and rotary frequencies."""
 
     def __init__(self, model: StreamTransformer, subjects: Optional[Subjects], settings: AnyStorySettings,
                  prompt: Prompt, guidance: Optional[torch.Tensor]):
@@ -142,8 +141,6 @@ class Conditioning:
         boxed = subjects is not None and subjects.allow is not None
         self.box_groups = box_groups(subjects.allow) if boxed else None
         self.box_refused = ~subjects.allow[0].T.contiguous() if boxed else None
-        self.router_ids = None if subjects is None else torch.zeros(
-            subjects.router.shape[1], 3, device=subjects.router.device, dtype=subjects.ref_ids.dtype)
 
     def _reference(self) -> ReferenceCache:
         """The reference cache, computed on first use (every use with enable_ref_cache off)."""
@@ -163,7 +160,6 @@ class Conditioning:
             redux=s.redux * self.settings.redux_scale if plan.redux else None,
             ref=self._reference() if plan.ref else None,
             router=s.router if plan.router else None,
-            router_ids=self.router_ids if plan.router else None,
             n_subjects=s.count,
             box_refused=self.box_refused,
             box_groups=None if plan.router else self.box_groups,

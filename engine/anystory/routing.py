@@ -68,12 +68,12 @@ class RouterInputs:
 
 @dataclass(frozen=True)
 class RoutingNorms:
-    """The query/key norms, head size and rotary frequencies the routing logits use."""
+    """The query/key norms, head size and the image tokens' rotary frequencies the routing
+    logits use."""
 
     norm_q: nn.Module
     norm_k: nn.Module
     head_dim: int
-    rope_router: tuple
     rope_image: tuple
 
 
@@ -84,7 +84,7 @@ def route_tokens(processor: AnyStoryAttnProcessor, inputs: RouterInputs, norms: 
     subjects) bool, where character boxes keep subjects out, a subject only competes where
     allowed, and a token no subject may take goes to none of them (NO_SUBJECT)."""
     query = inputs.router_query + processor.query_update(inputs.router_x)
-    query = rope(norms.norm_q(query.unflatten(-1, (-1, norms.head_dim))), norms.rope_router)
+    query = norms.norm_q(query.unflatten(-1, (-1, norms.head_dim)))  # at position 0: no rotary turn
     query = query.float().unflatten(1, (n_subjects, -1)).mean(dim=(2, 3))  # b, subjects, d
     key = inputs.image_key + processor.key_update(inputs.image_x)
     # the rotary embedding turns every head of a token alike, so it can follow the head mean

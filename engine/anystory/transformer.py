@@ -6,7 +6,9 @@
   `reference_kv` runs it once, on its own, and returns every layer's keys and values; the
   image and text tokens then attend to them (the published reference cache, made explicit).
 - Router tokens run beside the main tokens through the "router" LoRA, attend to the image
-  keys and themselves, and give every layer its routing (engine.anystory.routing).
+  keys and themselves, and give every layer its routing (engine.anystory.routing). They sit
+  at position 0 (as published), where the rotary embedding turns nothing (cos 1, sin 0:
+  exactly the identity), so it is not applied to them.
 A stream that is off for a step is simply absent: no tokens, no LoRA, no routing.
 """
 from __future__ import annotations
@@ -33,7 +35,6 @@ class StepInputs:
     redux: Optional[torch.Tensor] = None  # (b, subjects*81, joint_dim), already scaled
     ref: Optional[ReferenceCache] = None  # the reference keys/values of every attention layer
     router: Optional[torch.Tensor] = None  # (b, subjects*9, joint_dim)
-    router_ids: Optional[torch.Tensor] = None
     n_subjects: int = 0
     box_refused: Optional[torch.Tensor] = None  # (image tokens, subjects) bool: where boxes keep subjects out
     box_groups: Optional[list[TokenGroup]] = None  # the image tokens grouped by the boxes (router off)
@@ -67,7 +68,6 @@ class ForwardConstants:
     temb_act: torch.Tensor  # SiLU(temb), the input of every block's modulation
     rope_all: tuple  # rotary frequencies of the main tokens [text, subject tokens, image]
     rope_image: tuple  # ... of the image tokens alone
-    rope_router: Optional[tuple]  # ... of the router tokens
     layout: Layout
     step: StepInputs
 
@@ -160,12 +160,10 @@ class StreamTransformer:
         key = (layout.n_text, layout.n_redux, layout.n_image)
         if key not in cache.rope:
             cache.rope[key] = self.model.pos_embed(ids)
-        if step.router is not None and "router" not in cache.rope:
-            cache.rope["router"] = self.model.pos_embed(step.router_ids)
-        freqs, rope_router = cache.rope[key], None if step.router is None else cache.rope["router"]
+        freqs = cache.rope[key]
         n_context = layout.n_head
         return ForwardConstants(temb=temb, temb_act=F.silu(temb), rope_all=freqs,
-                                rope_image=(freqs[0][n_context:], freqs[1][n_context:]), rope_router=rope_router,
+                                rope_image=(freqs[0][n_context:], freqs[1][n_context:]),
                                 layout=layout, step=step)
 
     @staticmethod
@@ -223,7 +221,7 @@ class StreamTransformer:
         if router is None:
             return None
         side = self.router[i]
-        return self.project(side, router, modulate(side, constants.temb_act, base_modulation), constants.rope_router)
+        return self.project(side, router, modulate(side, constants.temb_act, base_modulation))
 
     def _attention(self, i: int, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, image: ImageTokens,
                    image_side: Side, router: Optional[Projected], constants: ForwardConstants):
@@ -246,7 +244,7 @@ class StreamTransformer:
         inputs = RouterInputs(router_x=router.x, router_query=router_side.q.base(router.x), image_x=image.x,
                               image_key=image.key_proj)
         norms = RoutingNorms(norm_q=router_side.norm_q, norm_k=image_side.norm_k, head_dim=image_side.head_dim,
-                             rope_router=constants.rope_router, rope_image=constants.rope_image)
+                             rope_image=constants.rope_image)
         # the routing-map projections live on the layer's attention processor (engine.anystory.attention)
         winner = route_tokens(self.blocks[i].attn.processor, inputs, norms, step.n_subjects, step.box_refused)
         if step.on_routing is not None:
