@@ -15,20 +15,16 @@ from tests.anystory_helpers import GOLDEN
 CASE = "b_two_subjects_router"  # every stream: subject tokens, reference, router
 
 
-def test_compiled_block_math_reproduces_the_golden_case(tmp_path, monkeypatch):
-    from engine.anystory import replay
+def test_compiled_block_math_reproduces_the_golden_case(tmp_path):
     from engine.anystory.generator import AnyStoryGenerator
+    from engine.anystory.replay import read_case, replay_with
 
-    tiny = AnyStoryGenerator.tiny
-
-    def compiled_tiny(*args, **kwargs):
-        generator = tiny(*args, **kwargs)
-        generator.model.compile(backend="eager")
-        return generator
-
-    monkeypatch.setattr(AnyStoryGenerator, "tiny", compiled_tiny)
+    case, _ = read_case(GOLDEN / CASE)
+    generator = AnyStoryGenerator.tiny(components=(GOLDEN / CASE / case["components"]).resolve(),
+                                       ref_size=case["ref_size"])
+    generator.model.compile(backend="eager")
     torch._dynamo.reset()
-    produced = replay.replay(GOLDEN / CASE, tmp_path)
+    produced = replay_with(generator, GOLDEN / CASE, tmp_path)
     golden = load_file(GOLDEN / CASE / "tensors.safetensors")
     torch.testing.assert_close(produced["step_latents"], golden["step_latents"], atol=1e-4, rtol=1e-4)
     from torch._dynamo.utils import counters
