@@ -227,13 +227,14 @@ def bench_panel(generator: AnyStoryGenerator, prompt: Prompt, encodings: list, s
 
 def print_rows(rows: list[dict[str, Any]], device: torch.device) -> None:
     print(f"{'size':>5} {'subj':>4} {'maps':>4} {'denoise s':>10} {'floor s':>9} {'overhead':>9} {'keys s':>8} "
-          f"{'overhead':>9} {'s/step':>8} {'decode s':>9} {'peak GiB':>9}  vs published H100")
+          f"{'overhead':>9} {'s/step':>8} {'decode s':>9} {'peak GiB':>9} {'bare GiB':>9}  vs published H100")
     for r in rows:
         published = PUBLISHED_H100.get((r["size"], r["subjects"])) if device.type == "cuda" else None
         versus = f"{published / (r['denoise_s'] + r['decode_s']):.1f}x faster" if published else "-"
         print(f"{r['size']:>5} {r['subjects']:>4} {'yes' if r['maps'] else 'no':>4} {r['denoise_s']:>10.3f} "
               f"{r['floor_s']:>9.3f} {r['overhead']:>+9.1%} {r['same_keys_s']:>8.3f} {r['overhead_same_keys']:>+9.1%} "
-              f"{r['median_step_s']:>8.4f} {r['decode_s']:>9.3f} {r['peak_gib']:>9.2f}  {versus}")
+              f"{r['median_step_s']:>8.4f} {r['decode_s']:>9.3f} {r['peak_gib']:>9.2f} {r['floor_peak_gib']:>9.2f}  "
+              f"{versus}")
 
 
 def golden_pictures() -> list:
