@@ -137,10 +137,10 @@ class StreamTransformer:
                  pooled: torch.Tensor, text: torch.Tensor, text_ids: torch.Tensor, image_ids: torch.Tensor,
                  step: StepInputs) -> torch.Tensor:
         """One forward: packed latents (b, n, c) -> predicted velocity (b, n, c)."""
-        m = self.model
-        image = m.x_embedder(latents)
+        model = self.model
+        image = model.x_embedder(latents)
         n_redux = 0 if step.redux is None else step.redux.shape[1]
-        context = m.context_embedder(text if step.redux is None else _cat(text, step.redux.to(text.dtype)))
+        context = model.context_embedder(text if step.redux is None else _cat(text, step.redux.to(text.dtype)))
         router = None if step.router is None else self.embed_router(step.router.to(text.dtype))
         n_context = context.shape[1]
         layout = self._layout(step, n_text=text.shape[1], n_redux=n_redux, n_image=image.shape[1],
@@ -152,7 +152,7 @@ class StreamTransformer:
         tokens = _cat(context, image)
         for i in range(self.n_double, len(self.blocks)):
             tokens, router = self._single(i, tokens, router, n_context, constants)
-        return m.proj_out(m.norm_out(tokens[:, n_context:], constants.temb))
+        return model.proj_out(model.norm_out(tokens[:, n_context:], constants.temb))
 
     def _constants(self, step: StepInputs, layout: Layout, temb: torch.Tensor, ids: torch.Tensor) -> ForwardConstants:
         """What the layers of this forward share; rotary frequencies from the render's cache."""
