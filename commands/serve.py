@@ -16,8 +16,10 @@ import threading
 from pathlib import Path
 from typing import Optional
 
+from commands.cluster_options import cluster_config
 from engine.registry import EngineConfig
 from engine.segment import SegmenterConfig
+from story.cluster import ClusterConfig
 from story.studio import Studio
 
 log = logging.getLogger("anystory.serve")
@@ -72,23 +74,32 @@ def keep_gradio_inside(data_dir: Path) -> None:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
-def start_worker(context) -> None:
+def start_worker(context, cluster: ClusterConfig) -> None:
     """Build the engine and start the render worker in the background (a GPU engine takes
-    minutes to load; the page is usable meanwhile)."""
+    minutes to load; the page is usable meanwhile); with a cluster, start its actors and the
+    dispatcher instead."""
     def run() -> None:
         try:
-            from engine.registry import create_generator
-            from story.worker import Worker
-
-            worker = Worker(context.studio, create_generator(context.engine_config))
-            worker.start()
-            context.worker = worker
-            print(f"Render engine ready: {worker.generator.describe()}", flush=True)
+            context.worker = _make_runner(context, cluster)
+            context.worker.start()
+            print(f"Render engine ready: {context.worker.generator.describe()}", flush=True)
         except Exception as exc:  # shown on the Settings tab; the rest of the app still works
             context.worker_error = str(exc)
             print(f"error: the render engine could not start: {exc}", file=sys.stderr, flush=True)
 
     threading.Thread(target=run, name="engine-loader", daemon=True).start()
+
+
+def _make_runner(context, cluster: ClusterConfig):
+    if cluster.enabled:
+        from story.cluster import engine_factory
+        from story.dispatcher import Dispatcher
+
+        return Dispatcher(context.studio, cluster, lambda gpu: engine_factory(context.engine_config, gpu))
+    from engine.registry import create_generator
+    from story.worker import Worker
+
+    return Worker(context.studio, create_generator(context.engine_config))
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -104,7 +115,8 @@ def serve(args: argparse.Namespace) -> int:
     from app.ui import CSS, THEME, build_app
 
     engine = engine_config(args)
-    context = AppContext(studio, engine, segmenter_config(args, engine.device))
+    cluster = cluster_config(args)  # a bad --cluster fails here, before anything is served
+    context = AppContext(studio, engine, segmenter_config(args, engine.device), cluster=cluster)
     context.engine_status()  # a bad --engine or --segmenter fails here, before anything is served
     context.segmenter_status()
     demo = build_app(context)
@@ -115,7 +127,7 @@ def serve(args: argparse.Namespace) -> int:
         prevent_thread_lock=True, quiet=True,
         ssr_mode=False, theme=THEME, css=CSS, footer_links=[],
     )
-    start_worker(context)
+    start_worker(context, cluster)
     print(f"AnyStory Studio is running at {local_url}" + (f" (public link: {share_url})" if share_url else ""),
           flush=True)
     print(f"Data directory: {studio.root}. Press Ctrl-C to stop.", flush=True)

@@ -74,13 +74,15 @@ def recover_interrupted(studio: Studio, *, stale_after_s: float = STALE_AFTER_S)
         return [row.id for row in gone]
 
 
-def claim_next(studio: Studio, engine: str, fingerprint: str) -> Optional[int]:
-    """Take the oldest queued job of `engine` for this process (atomically); None when none."""
+def claim_next(studio: Studio, engine: str, fingerprint: str, *, only: Optional[int] = None) -> Optional[int]:
+    """Take the oldest queued job of `engine` (or job `only`) for this process, atomically;
+    None when there is none."""
     now = utcnow()
     with studio.db.write() as session:
-        job_id = session.scalar(
-            select(Render.id).where(Render.status == "queued", Render.engine == engine).order_by(Render.id).limit(1)
-        )
+        query = select(Render.id).where(Render.status == "queued", Render.engine == engine)
+        if only is not None:
+            query = query.where(Render.id == only)
+        job_id = session.scalar(query.order_by(Render.id).limit(1))
         if job_id is None:
             return None
         claimed = session.execute(
