@@ -93,7 +93,7 @@ def _cluster_lines(view) -> list[str]:
     lines = [f"cluster {view.address}: {view.engine}"]
     for actor in view.actors:
         lines.append(f"  actor {actor.index} on {actor.host} (pid {actor.pid}, {actor.device}): {actor.doing}, "
-                     f"{actor.renders_done} rendered, {actor.restarts} restarts")
+                     f"{len(actor.rendered)} rendered, {actor.restarts} restarts")
     lines += [f"  render {old} was interrupted (actor lost) and retried as {new}" for old, new in view.retried.items()]
     return lines
 

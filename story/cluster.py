@@ -82,7 +82,7 @@ def connect(config: ClusterConfig) -> bool:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ray.init(config.address, namespace=NAMESPACE, log_to_driver=False)
+            ray.init(config.address, namespace=NAMESPACE, logging_level=logging.WARNING)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise ClusterUnreachable(
             f"Cannot reach the Ray cluster at {config.address} ({exc}): is `ray start --head` running "

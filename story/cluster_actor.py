@@ -74,6 +74,10 @@ class RenderActor:
     """Renders jobs with the generator `factory()` builds once (a restarted actor builds it again)."""
 
     def __init__(self, factory: Callable[[], Generator], memory_items: int = MEMORY_ITEMS) -> None:
+        # Ray pins a 1-CPU actor to one OpenMP thread; the engine picks its own threads, as in
+        # the worker (a CPU encoder's kernels, and so its last bits, depend on the thread count)
+        if os.environ.get("OMP_NUM_THREADS") == "1" and "RAY_RAYLET_PID" in os.environ:
+            del os.environ["OMP_NUM_THREADS"]
         self.generator = factory()
         self.memory_items = memory_items
         self._memory: OrderedDict[Key, SubjectEncoding] = OrderedDict()

@@ -69,8 +69,9 @@ class ActorView:
     doing: str
     job_id: Optional[int]
     progress: float
-    renders_done: int
+    rendered: list[int]
     restarts: int
+    encodings_made: int
     encodings_held: int
 
 
@@ -122,7 +123,9 @@ class _Slot:
     flight: Optional[_Flight] = None
     held: set = field(default_factory=set)
     done: list = field(default_factory=list)
+    encoded: int = 0
     restarts: int = 0
+    restarting: bool = False
     state_ref: Any = None
     state_at: float = 0.0
 
@@ -185,7 +188,7 @@ class Dispatcher:
 
     def _fill(self) -> None:
         for slot in self._slots:
-            if slot.flight is None and not self.stopping:
+            if slot.flight is None and not slot.restarting and not self.stopping:
                 slot.flight = self._next_job(slot)
 
     def _next_job(self, slot: _Slot) -> Optional[_Flight]:
@@ -262,7 +265,7 @@ class Dispatcher:
         try:
             outcome: ActorOutcome = ray.get(flight.ref)
         except ray.exceptions.RayActorError:  # the actor's process or node died mid-job
-            slot.held = set()
+            slot.held, slot.restarting = set(), True
             self._interrupted(flight, slot)
             return
         if outcome.status == "restarted":
@@ -280,6 +283,7 @@ class Dispatcher:
         """Store the encodings the actor computed, then end or commit the job."""
         for key, encoding in outcome.encoded.items():
             self.cache.store(key, encoding)
+        slot.encoded += len(outcome.encoded)
         if outcome.status == "done":
             commit_result(self.studio, flight.job_id, flight.params,
                           FinishedRender(outcome.result, flight.built, outcome.timings))
@@ -314,11 +318,14 @@ class Dispatcher:
                 except ray.exceptions.RayError:  # dead or restarting: the job's answer says so
                     pass
                 slot.state_ref = None
-            period = STATE_POLL_S if slot.flight is not None else IDLE_STATE_POLL_S
+            period = STATE_POLL_S if slot.flight is not None or slot.restarting else IDLE_STATE_POLL_S
             if slot.state_ref is None and now - slot.state_at >= period:
                 slot.state_ref, slot.state_at = slot.handle.state.remote(), now
 
     def _observe(self, slot: _Slot, state: dict) -> None:
+        if slot.restarting and state["pid"] == slot.pid:
+            return  # an answer from before it died
+        slot.restarting = False  # it answered: jobs may go to it again
         if state["pid"] != slot.pid:  # Ray restarted it: it holds no encodings any more
             slot.pid, slot.held = state["pid"], set()
             slot.restarts += 1
@@ -456,8 +463,9 @@ class Dispatcher:
         for slot in list(self._slots):
             flight = slot.flight
             doing = f"rendering render {flight.job_id} ({flight.fraction:.0%})" if flight else "idle"
+            doing = "restarting (Ray restarts it)" if slot.restarting else doing
             actors.append(ActorView(slot.index, slot.host, slot.pid, slot.device, doing,
                                     flight.job_id if flight else None, flight.fraction if flight else 0.0,
-                                    len(slot.done), slot.restarts, len(slot.held)))
+                                    list(slot.done), slot.restarts, slot.encoded, len(slot.held)))
         return ClusterView(self.config.address, self.generator.describe(), actors,
                            [w.job_id for w in self._waiting], dict(self.retried))
