@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from app import settings_cluster
 from app.context import AppContext
 
 ENABLE_ANYSTORY = """
@@ -51,6 +52,7 @@ def build(ctx: AppContext) -> gr.Markdown:
     """Lay out the Settings tab; returns the status block (refreshed when the tab opens)."""
     status = gr.Markdown(elem_id="status-text")
     refresh_btn = gr.Button("Refresh status", size="sm")
+    settings_cluster.build(ctx)
     gr.Markdown(ENABLE_ANYSTORY)
     refresh_btn.click(lambda: status_text(ctx), None, status)
     return status

@@ -76,30 +76,31 @@ def keep_gradio_inside(data_dir: Path) -> None:
 
 def start_worker(context, cluster: ClusterConfig) -> None:
     """Build the engine and start the render worker in the background (a GPU engine takes
-    minutes to load; the page is usable meanwhile); with a cluster, start its actors and the
-    dispatcher instead."""
+    minutes to load; the page is usable meanwhile); with a cluster, start its actors and run
+    the dispatcher in that same thread (a local Ray runtime lives as long as its thread)."""
     def run() -> None:
         try:
-            context.worker = _make_runner(context, cluster)
-            context.worker.start()
+            if cluster.enabled:
+                from story.cluster import engine_factory
+                from story.dispatcher import Dispatcher
+
+                context.worker = Dispatcher(context.studio, cluster,
+                                            lambda gpu: engine_factory(context.engine_config, gpu))
+            else:
+                from engine.registry import create_generator
+                from story.worker import Worker
+
+                context.worker = Worker(context.studio, create_generator(context.engine_config))
+                context.worker.start()
             print(f"Render engine ready: {context.worker.generator.describe()}", flush=True)
         except Exception as exc:  # shown on the Settings tab; the rest of the app still works
             context.worker_error = str(exc)
             print(f"error: the render engine could not start: {exc}", file=sys.stderr, flush=True)
+            return
+        if cluster.enabled:
+            context.worker.serve()
 
     threading.Thread(target=run, name="engine-loader", daemon=True).start()
-
-
-def _make_runner(context, cluster: ClusterConfig):
-    if cluster.enabled:
-        from story.cluster import engine_factory
-        from story.dispatcher import Dispatcher
-
-        return Dispatcher(context.studio, cluster, lambda gpu: engine_factory(context.engine_config, gpu))
-    from engine.registry import create_generator
-    from story.worker import Worker
-
-    return Worker(context.studio, create_generator(context.engine_config))
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -67,7 +67,8 @@ def _is_client_address(address: str) -> bool:
 
 def connect(config: ClusterConfig) -> bool:
     """Start or join the cluster (a runtime this process already has is reused); returns True
-    when this call started a local runtime (then `disconnect` stops it)."""
+    when this call started a local runtime (then `disconnect` stops it). Ray kills a local
+    runtime's processes when the thread that started it ends: call it from a lasting thread."""
     import ray
 
     if ray.is_initialized():

@@ -165,6 +165,8 @@ class Dispatcher:
         self._computing: dict[Key, int] = {}
         self._drained_at: Optional[float] = None
         self._wake = threading.Event()
+        self._served = threading.Event()
+        self._served.set()
         self._thread: Optional[threading.Thread] = None
 
     def _identify(self) -> RemoteEngine:
@@ -395,11 +397,10 @@ class Dispatcher:
             raise
 
     def start(self) -> None:
-        """Run jobs in a background thread until `stop()`."""
+        """Run jobs in a background thread until `stop()` (see `serve` for a local runtime)."""
         if self._thread is not None:
             raise RuntimeError("the dispatcher is already running")
-        self.stopping = False
-        self._thread = threading.Thread(target=self._loop, name="render-dispatcher", daemon=True)
+        self._thread = threading.Thread(target=self.serve, name="render-dispatcher", daemon=True)
         self._thread.start()
 
     def wake(self) -> None:
@@ -407,7 +408,18 @@ class Dispatcher:
         self._drained_at = None
         self._wake.set()
 
-    def _loop(self) -> None:
+    def serve(self) -> None:
+        """Run jobs in this thread until `stop()`. A local runtime dies with the thread that
+        started it (Ray ties its processes to that thread), so a dispatcher created in a
+        short-lived thread must serve in that same thread."""
+        self._served.clear()
+        try:
+            self._serve()
+        finally:
+            self.close()  # in this thread, while the local runtime is still up
+            self._served.set()
+
+    def _serve(self) -> None:
         with Heartbeat(self.studio, self._running, HEARTBEAT_S):
             while not self.stopping:
                 try:
@@ -432,21 +444,24 @@ class Dispatcher:
             end_job(self.studio, job_id, "queued")
 
     def stop(self, timeout: Optional[float] = None) -> None:
-        """Stop the background thread (jobs it was running go back to the queue), then close."""
+        """Stop serving (jobs it was running go back to the queue) and close."""
         self.stopping = True
         self._wake.set()
+        self._served.wait(timeout)
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
         self.close()
 
     def close(self) -> None:
-        """Remove the actors and leave the cluster (a local runtime started here stops)."""
+        """Remove the actors and leave the cluster (a local runtime started here stops); once."""
         import ray
 
+        if getattr(self, "_closed", False):
+            return
+        self._closed = True
         for slot in getattr(self, "_slots", []):
             ray.kill(slot.handle, no_restart=True)
-        self._slots = []
         disconnect(self._started_here)
 
     def __enter__(self) -> "Dispatcher":

@@ -16,6 +16,8 @@ from functools import partial
 import pytest
 from sqlalchemy import func, select
 
+from app.context import AppContext
+from app.settings_cluster import cluster_text
 from commands import main
 from engine.draft import DraftGenerator
 from engine.registry import EngineConfig, create_generator
@@ -83,6 +85,7 @@ def test_draft_story_on_two_actors_equals_in_process_renders(studio, tmp_path):
     project_id, dispatcher = render_on_cluster(studio, lambda gpu: DraftGenerator)
     with dispatcher:
         view = dispatcher.status()
+        settings = cluster_text(AppContext(studio, EngineConfig(), cluster=LOCAL, worker=dispatcher))
     cluster = rendered_hashes(studio, project_id)
     assert [len(done) for done in cluster] == [1] * 5  # every panel rendered once
     assert cluster == render_in_process(tmp_path, "reference", DraftGenerator())
@@ -92,6 +95,15 @@ def test_draft_story_on_two_actors_equals_in_process_renders(studio, tmp_path):
     assert sum(actor.encodings_made for actor in view.actors) == 2 == encodings_stored(studio)
     for panel in panels.list_panels(studio, project_id):
         assert panel.selected_render_id is not None
+    assert "`local` with 2 render actors" in settings  # the Settings tab shows the actors
+    for actor in view.actors:
+        assert f"| {actor.index} | {actor.host} | {actor.pid} | CPU | idle | {len(actor.rendered)} | 0 | " in settings
+
+
+def test_settings_say_how_to_start_a_cluster_or_why_it_failed(studio):
+    assert "--cluster local" in cluster_text(AppContext(studio, EngineConfig()))
+    failed = AppContext(studio, EngineConfig(), cluster=ClusterConfig("ray://gpu-box:10001"), worker_error="no route")
+    assert "`ray://gpu-box:10001`: could not start: no route" in cluster_text(failed)
 
 
 def test_tiny_anystory_story_on_two_actors_equals_in_process_renders(studio, tmp_path, tiny_generator):
