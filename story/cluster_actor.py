@@ -4,7 +4,8 @@ It knows nothing of the database or the asset store (only the dispatcher, story/
 touches those): it gets an `ActorJob` (the generator request plus, per character, the encoding
 key and whichever of the encoding or the pictures it lacks), keeps the subject encodings it
 was sent or computed in memory keyed as story/encodings.py keys them, and answers with an
-`ActorOutcome` (the result, the encodings it computed, the keys it now holds).
+`ActorOutcome` (the image as the asset store's PNG, routing maps, the encodings it computed,
+the keys it now holds).
 
 The class is plain Python; story/cluster.py turns it into a Ray actor with two threads, so
 `state()` and `cancel()` are answered while `run()` renders (cancel acts between steps).
@@ -20,9 +21,11 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
+import numpy as np
 from PIL import Image
 
-from engine.base import Box, EngineError, Generator, PanelRequest, RenderCancelled, RenderResult, SubjectEncoding, SubjectInput
+from engine.base import Box, EngineError, Generator, PanelRequest, RenderCancelled, SubjectEncoding, SubjectInput
+from story.assets import png_bytes
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +52,13 @@ class ActorSubject:
 
 @dataclass
 class ActorJob:
-    """A render job as sent to an actor: `request.subjects` is filled in on the actor."""
+    """A render job as sent to an actor: `request.subjects` is filled in on the actor; the
+    image comes back as PNG at `png_level` (the asset store's encoding, done on the actor)."""
 
     job_id: int
     request: PanelRequest
     subjects: list[ActorSubject]
+    png_level: int
 
 
 @dataclass
@@ -63,7 +68,9 @@ class ActorOutcome:
 
     job_id: int
     status: str
-    result: Optional[RenderResult] = None
+    png: Optional[bytes] = None
+    routing_maps: Optional[list[np.ndarray]] = None
+    info: dict = field(default_factory=dict)
     error: Optional[str] = None
     encoded: dict[Key, SubjectEncoding] = field(default_factory=dict)
     held: list[Key] = field(default_factory=list)
@@ -119,9 +126,11 @@ class RenderActor:
             subjects = [SubjectInput(s.name, self._encoding(s, outcome), s.box) for s in job.subjects]
             encoded = time.perf_counter()
             request = PanelRequest(**{**job.request.__dict__, "subjects": subjects})
-            outcome.result = self.generator.render(request, self._progress, lambda: self._stop(job.job_id))
-            outcome.timings = {"encode_ms": (encoded - started) * 1e3,
-                               "render_ms": (time.perf_counter() - encoded) * 1e3}
+            result = self.generator.render(request, self._progress, lambda: self._stop(job.job_id))
+            rendered = time.perf_counter()
+            outcome.png, outcome.routing_maps, outcome.info = png_bytes(result.image, job.png_level), result.routing_maps, result.info
+            outcome.timings = {"encode_ms": (encoded - started) * 1e3, "render_ms": (rendered - encoded) * 1e3,
+                               "png_ms": (time.perf_counter() - rendered) * 1e3}
         except RenderCancelled:
             outcome.status = "cancelled"
         except ActorRestarted as exc:

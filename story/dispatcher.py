@@ -16,20 +16,23 @@ retry that dies too stays failed). `retried` maps each interrupted job to its re
 """
 from __future__ import annotations
 
+import io
 import logging
 import threading
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Collection, Optional
 
-from engine.base import Generator
+from PIL import Image
+
+from engine.base import Generator, RenderResult
 from story import queue
 from story.cluster import ClusterConfig, ClusterUnreachable, connect, disconnect, start_actors
 from story.cluster_actor import ActorJob, ActorOutcome, ActorSubject, Key
 from story.encodings import EncodingCache, SubjectSource
 from story.errors import StudioError
 from story.render_jobs import (
-    HEARTBEAT_S, INTERRUPTED, PROGRESS_WRITE_S, FinishedRender, Heartbeat, cancel_requested, claim_next,
+    HEARTBEAT_S, INTERRUPTED, PROGRESS_WRITE_S, RENDER_PNG_LEVEL, FinishedRender, Heartbeat, cancel_requested, claim_next,
     commit_result, end_job, job_snapshot, recover_interrupted, write_progress,
 )
 from story.render_request import BuiltRequest, build_request
@@ -233,7 +236,7 @@ class Dispatcher:
         subjects = [self._subject(slot, key, s.name, s.box, s.encoding) for key, s in pairs]
         for key in missing:
             self._computing[key] = job_id
-        job = ActorJob(job_id, replace(built.request, subjects=[]), subjects)
+        job = ActorJob(job_id, replace(built.request, subjects=[]), subjects, RENDER_PNG_LEVEL)
         built = replace(built, request=replace(built.request, subjects=[]))
         return _Flight(job_id, params, built, slot.handle.run.remote(job), sorted(missing), retry)
 
@@ -287,8 +290,9 @@ class Dispatcher:
             self.cache.store(key, encoding)
         slot.encoded += len(outcome.encoded)
         if outcome.status == "done":
+            result = RenderResult(Image.open(io.BytesIO(outcome.png)), outcome.routing_maps, outcome.info)
             commit_result(self.studio, flight.job_id, flight.params,
-                          FinishedRender(outcome.result, flight.built, outcome.timings))
+                          FinishedRender(result, flight.built, outcome.timings, outcome.png))
             slot.done.append(flight.job_id)
             if self.listener is not None:
                 self.listener(flight.job_id, 1.0)
@@ -359,9 +363,10 @@ class Dispatcher:
     # --- running ------------------------------------------------------------------------
 
     def _step(self, wait_s: float) -> bool:
-        """One round: send jobs, collect answers, poll progress and cancels; True when busy."""
-        self._fill()
+        """One round: collect answers, send jobs to the free actors, poll progress and cancels;
+        True when busy."""
         self._wait(wait_s)
+        self._fill()
         self._poll_states()
         self._forward_cancels()
         return bool(self._waiting) or any(slot.flight is not None for slot in self._slots)

@@ -130,6 +130,8 @@ class FinishedRender:
     result: RenderResult
     built: BuiltRequest
     timings: dict[str, float]
+    png: Optional[bytes] = None
+    """The image already encoded as the store keeps it (a cluster actor does that)."""
 
 
 def commit_result(studio: Studio, job_id: int, params: dict[str, Any], finished: FinishedRender) -> None:
@@ -137,7 +139,10 @@ def commit_result(studio: Studio, job_id: int, params: dict[str, Any], finished:
     done row and, when it should be, the panel's selection. The one seam for every result."""
     begin = time.perf_counter()
     result, built = finished.result, finished.built
-    image_hash = studio.assets.put_image(result.image, RENDER_PNG_LEVEL)
+    if finished.png is not None:
+        image_hash = studio.assets.put_bytes(finished.png)
+    else:
+        image_hash = studio.assets.put_image(result.image, RENDER_PNG_LEVEL)
     notes = list(built.notes)
     maps_hash = None
     if result.routing_maps:
