@@ -87,7 +87,8 @@ def connect(config: ClusterConfig) -> bool:
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise ClusterUnreachable(
             f"Cannot reach the Ray cluster at {config.address} ({exc}): is `ray start --head` running "
-            "there with its client port open? Nothing was rendered; queued renders stay queued."
+            "there with its client port open, and RAY_AUTH_MODE=token with the cluster's token "
+            "(RAY_AUTH_TOKEN) set here? Nothing was rendered; queued renders stay queued."
         ) from None
     return False
 
