@@ -18,6 +18,11 @@ from story.studio import Studio
 from story.views import RenderView, to_json
 
 
+def engine_json(generator) -> dict:
+    """The engine that ran, for --json output: its name, description and memory profile (with why)."""
+    return {"name": generator.name, "describe": generator.describe(), "memory": getattr(generator, "memory", None)}
+
+
 def parse_box(text: str) -> tuple[str, tuple[float, ...]]:
     """'Mia=0,0.1,0.5,1' -> ('Mia', (0.0, 0.1, 0.5, 1.0)); the box is checked by the service."""
     name, sep, numbers = text.partition("=")
@@ -106,6 +111,8 @@ def _finish(args: argparse.Namespace, studio: Studio, runner, jobs: list[RenderV
     retried = status.retried if status else {}
     lines = [f"skipped {s}" for s in skipped] + [_describe(j) for j in jobs]
     data = {"renders": [to_json(j) for j in jobs], "skipped": list(skipped)}
+    if runner is not None:
+        data["engine"] = engine_json(runner.generator)
     if status is not None:
         data["cluster"], lines = to_json(status), lines + _cluster_lines(status)
     emit(args, data, "\n".join(lines) or "Nothing to render.")

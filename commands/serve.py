@@ -9,6 +9,7 @@ the render worker builds its engine in a background thread after the page is up.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sys
@@ -19,11 +20,10 @@ from typing import Optional
 from commands.cluster_options import cluster_config
 from engine.registry import EngineConfig
 from engine.segment import SegmenterConfig
-from story.cluster import ClusterConfig
 from story.studio import Studio
 
 log = logging.getLogger("anystory.serve")
-ENGINE_FLAGS = ("engine", "flux", "redux", "anystory", "device", "dtype", "offload")
+ENGINE_FLAGS = ("engine", "flux", "redux", "anystory", "device", "dtype", "offload", "memory")
 
 
 def parse_auth(value: Optional[str]) -> Optional[list[tuple[str, str]]]:
@@ -74,33 +74,75 @@ def keep_gradio_inside(data_dir: Path) -> None:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
-def start_worker(context, cluster: ClusterConfig) -> None:
+ENGINE_LOAD = threading.Lock()  # one engine load at a time: a reload waits for a load in progress
+
+
+def load_engine(context) -> None:
+    """Build the engine from context.engine_config and start its render worker, or, with a
+    cluster (context.cluster), its actors and the dispatcher; an error is kept for the Settings
+    tab (the rest of the app still works)."""
+    try:
+        if context.cluster is not None and context.cluster.enabled:
+            from story.cluster import engine_factory
+            from story.dispatcher import Dispatcher
+
+            config = context.engine_config
+            context.worker = Dispatcher(context.studio, context.cluster, lambda gpu: engine_factory(config, gpu))
+        else:
+            from engine.registry import create_generator
+            from story.worker import Worker
+
+            context.worker = Worker(context.studio, create_generator(context.engine_config))
+            context.worker.start()
+        print(f"Render engine ready: {context.worker.generator.describe()}", flush=True)
+    except Exception as exc:
+        context.worker_error = str(exc)
+        print(f"error: the render engine could not start: {exc}", file=sys.stderr, flush=True)
+
+
+def serve_dispatcher(context) -> None:
+    """With a cluster, run the dispatcher in this thread, the one that built it: a local Ray
+    runtime lives only as long as the thread that started it. Returns when it is stopped."""
+    runner = context.worker
+    if context.cluster is not None and context.cluster.enabled and runner is not None:
+        runner.serve()
+
+
+def start_worker(context) -> None:
     """Build the engine and start the render worker in the background (a GPU engine takes
-    minutes to load; the page is usable meanwhile); with a cluster, start its actors and run
-    the dispatcher in that same thread (a local Ray runtime lives as long as its thread)."""
+    minutes to load; the page is usable meanwhile)."""
     def run() -> None:
-        try:
-            if cluster.enabled:
-                from story.cluster import engine_factory
-                from story.dispatcher import Dispatcher
-
-                context.worker = Dispatcher(context.studio, cluster,
-                                            lambda gpu: engine_factory(context.engine_config, gpu))
-            else:
-                from engine.registry import create_generator
-                from story.worker import Worker
-
-                context.worker = Worker(context.studio, create_generator(context.engine_config))
-                context.worker.start()
-            print(f"Render engine ready: {context.worker.generator.describe()}", flush=True)
-        except Exception as exc:  # shown on the Settings tab; the rest of the app still works
-            context.worker_error = str(exc)
-            print(f"error: the render engine could not start: {exc}", file=sys.stderr, flush=True)
-            return
-        if cluster.enabled:
-            context.worker.serve()
+        with ENGINE_LOAD:
+            load_engine(context)
+        serve_dispatcher(context)
 
     threading.Thread(target=run, name="engine-loader", daemon=True).start()
+
+
+def restart_worker(context) -> None:
+    """In the background: stop the running render worker (its job goes back to the queue),
+    free its engine and build a new one from context.engine_config (the Settings tab's memory
+    profile)."""
+    def run() -> None:
+        with ENGINE_LOAD:
+            old = [context.worker] if context.worker is not None else []
+            context.worker, context.worker_error = None, None
+            if old:
+                old[0].stop(timeout=600)  # a render in progress finishes first
+                old.clear()  # the last reference to the old engine: its memory can go
+                gc.collect()
+                release_gpu_cache()
+            load_engine(context)
+        serve_dispatcher(context)
+
+    threading.Thread(target=run, name="engine-reloader", daemon=True).start()
+
+
+def release_gpu_cache() -> None:
+    """Give the freed engine's GPU memory back before the next one loads (only if torch is loaded)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -120,6 +162,7 @@ def serve(args: argparse.Namespace) -> int:
     context = AppContext(studio, engine, segmenter_config(args, engine.device), cluster=cluster)
     context.engine_status()  # a bad --engine or --segmenter fails here, before anything is served
     context.segmenter_status()
+    context.restart_engine = lambda: restart_worker(context)
     demo = build_app(context)
     demo.queue(default_concurrency_limit=4)
     _, local_url, share_url = demo.launch(
@@ -128,7 +171,7 @@ def serve(args: argparse.Namespace) -> int:
         prevent_thread_lock=True, quiet=True,
         ssr_mode=False, theme=THEME, css=CSS, footer_links=[],
     )
-    start_worker(context, cluster)
+    start_worker(context)
     print(f"AnyStory Studio is running at {local_url}" + (f" (public link: {share_url})" if share_url else ""),
           flush=True)
     print(f"Data directory: {studio.root}. Press Ctrl-C to stop.", flush=True)
