@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from app.context import AppContext
 from app.settings_cluster import cluster_text
 from commands import main
+from commands.serve import restart_worker, start_worker
 from engine.draft import DraftGenerator
 from engine.registry import EngineConfig, create_generator
 from story import models, panels, projects, queue, renders
@@ -206,3 +207,20 @@ def test_an_unreachable_cluster_says_so_once_and_loses_nothing_queued(studio):
         assert proc.returncode == 2 and len(lines) == 1, proc.stderr
         assert lines[0].startswith("error: Cannot reach the Ray cluster at ray://127.0.0.1:9")
     assert [job.status for job in queue.jobs(studio)] == ["queued"] * 5
+
+
+def test_the_app_serves_on_the_cluster_and_reloads_its_engine_there(studio):
+    project_id = build_story(studio)
+    ctx = AppContext(studio, EngineConfig(engine="draft"), cluster=LOCAL)
+    start_worker(ctx)
+    wait_for(lambda: ctx.worker is not None or ctx.worker_error)
+    first = ctx.worker
+    restart_worker(ctx)  # what the Settings tab's memory profile button does
+    wait_for(lambda: ctx.worker is not None and ctx.worker is not first or ctx.worker_error)
+    assert ctx.worker_error is None and isinstance(ctx.worker, Dispatcher)
+    jobs = queue.render_all(studio, project_id, engine="draft").jobs
+    ctx.worker.wake()
+    wait_for(lambda: all(job.finished for job in queue.jobs(studio, [job.id for job in jobs])))
+    ctx.worker.stop(timeout=10)
+    assert [job.status for job in queue.jobs(studio, [job.id for job in jobs])] == ["done"] * 5
+    assert sum(len(actor.rendered) for actor in ctx.worker.status().actors) == 5
