@@ -161,8 +161,9 @@ def commit_result(studio: Studio, job_id: int, params: dict[str, Any], finished:
         current = panel.selected_render_id
         if current is None or (params.get("select") and current == params.get("selected_before")):
             # selecting is not a content edit: the panel's version stays, so an edit the
-            # writer has open is not made stale by a render finishing
-            session.execute(update(Panel).where(Panel.id == panel.id).values(selected_render_id=job_id))
+            # writer has open is not made stale by a render finishing; the panel takes the
+            # render's seed, so rendering it again repeats the look the story uses
+            session.execute(update(Panel).where(Panel.id == panel.id).values(selected_render_id=job_id, seed=job.seed))
 
 
 class Heartbeat:
