@@ -22,6 +22,7 @@ class AppContext:
     studio: Studio
     engine_config: EngineConfig
     segmenter_config: SegmenterConfig = field(default_factory=SegmenterConfig.from_env)
+    cluster: Any = None
     worker: Any = None
     worker_error: Optional[str] = None
     restart_engine: Optional[Callable[[], None]] = None  # set by the server: rebuild the engine from engine_config

@@ -12,6 +12,8 @@ import importlib
 import sys
 from typing import Optional, Sequence
 
+from commands.cluster_options import add_cluster_flags
+
 SUBCOMMANDS = ("commands.projects", "commands.characters", "commands.render", "commands.transfer", "commands.maintenance")
 
 
@@ -49,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=7860, help="port to serve on (default 7860)")
     parser.add_argument("--share", action="store_true", help="public Gradio link (needs --auth)")
     parser.add_argument("--auth", help="user:password, or a file with one user:password per line")
+    add_cluster_flags(parser)
     parser.set_defaults(handler=None)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     common = common_options(True)

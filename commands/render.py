@@ -8,27 +8,15 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from dataclasses import fields
 from typing import Optional
 
+from commands.cluster_options import add_cluster_flags, render_runner
 from commands.output import emit, open_studio
 from story import panels, queue, renders
 from story.errors import InvalidInput
 from story.models import BALLOON_KINDS
 from story.studio import Studio
 from story.views import RenderView, to_json
-
-
-def make_generator(args: argparse.Namespace):
-    """The generator named by $ANYSTORY_* overlaid with the engine flags."""
-    from engine.registry import EngineConfig, create_generator
-
-    config = EngineConfig.from_env()
-    for f in fields(EngineConfig):
-        value = getattr(args, f.name, None)
-        if value not in (None, False):
-            setattr(config, f.name, value)
-    return create_generator(config)
 
 
 def engine_json(generator) -> dict:
@@ -89,11 +77,10 @@ def _describe(job: RenderView) -> str:
     return text
 
 
-def run_in_foreground(studio: Studio, generator, job_ids: list[int], quiet: bool) -> list[RenderView]:
-    """Run a worker until `job_ids` are finished, with a tqdm bar on stderr unless quiet."""
+def run_in_foreground(studio: Studio, runner, job_ids: list[int], quiet: bool) -> list[RenderView]:
+    """Run the worker or dispatcher until `job_ids` are finished, with a tqdm bar on stderr
+    unless quiet; returns the jobs and the automatic retries of jobs a lost actor interrupted."""
     from tqdm import tqdm
-
-    from story.worker import Worker
 
     with tqdm(total=len(job_ids), unit="panel", file=sys.stderr, disable=quiet or not job_ids,
               bar_format="{l_bar}{bar}| {n:.1f}/{total} [{elapsed}<{remaining}]") as bar:
@@ -105,19 +92,36 @@ def run_in_foreground(studio: Studio, generator, job_ids: list[int], quiet: bool
             bar.n = len(done) + (0.0 if fraction >= 1.0 else fraction)
             bar.refresh()
 
-        Worker(studio, generator, listener=advance).run_pending(job_ids)
+        runner.listener = advance
+        runner.run_pending(job_ids)
         bar.n = len(job_ids)
-    return queue.jobs(studio, job_ids)
+    retried = getattr(runner, "retried", {})
+    return queue.jobs(studio, sorted({*job_ids, *(retried[i] for i in job_ids if i in retried)}))
 
 
-def _finish(args: argparse.Namespace, studio: Studio, generator, jobs: list[RenderView], skipped=()) -> int:
+def _cluster_lines(view) -> list[str]:
+    lines = [f"cluster {view.address}: {view.engine}"]
+    for actor in view.actors:
+        lines.append(f"  actor {actor.index} on {actor.host} (pid {actor.pid}, {actor.device}): {actor.doing}, "
+                     f"{len(actor.rendered)} rendered, {actor.restarts} restarts")
+    lines += [f"  render {old} was interrupted (actor lost) and retried as {new}" for old, new in view.retried.items()]
+    return lines
+
+
+def _finish(args: argparse.Namespace, studio: Studio, runner, jobs: list[RenderView], skipped=()) -> int:
     ids = [j.id for j in jobs]
     if not args.no_wait:
-        jobs = run_in_foreground(studio, generator, ids, args.json)
+        jobs = run_in_foreground(studio, runner, ids, args.json)
+    status = runner.status() if hasattr(runner, "status") else None
+    retried = status.retried if status else {}
     lines = [f"skipped {s}" for s in skipped] + [_describe(j) for j in jobs]
-    emit(args, {"renders": [to_json(j) for j in jobs], "skipped": list(skipped), "engine": engine_json(generator)},
-         "\n".join(lines) or "Nothing to render.")
-    return 0 if all(j.status in ("done", "queued") for j in jobs) else 1
+    data = {"renders": [to_json(j) for j in jobs], "skipped": list(skipped)}
+    if runner is not None:
+        data["engine"] = engine_json(runner.generator)
+    if status is not None:
+        data["cluster"], lines = to_json(status), lines + _cluster_lines(status)
+    emit(args, data, "\n".join(lines) or "Nothing to render.")
+    return 0 if all(j.status in ("done", "queued") or j.id in retried for j in jobs) else 1
 
 
 def parse_seed(text: Optional[str]) -> queue.SeedChoice:
@@ -131,20 +135,21 @@ def parse_seed(text: Optional[str]) -> queue.SeedChoice:
 
 def cmd_render(args: argparse.Namespace) -> int:
     studio = open_studio(args)
-    generator = make_generator(args)
     seed = parse_seed(args.seed)
-    if args.panel:
-        jobs = [job for number in args.panel
-                for job in queue.enqueue(studio, panels.panel_id_at(studio, args.project, number),
-                                         engine=generator.name, seed=seed, variants=args.variants)]
-        return _finish(args, studio, generator, jobs)
-    if args.variants != 1:
+    if args.variants != 1 and not args.panel:
         raise InvalidInput("--variants needs --panel N (variants are for comparing one panel's renders).")
-    if args.all:
-        batch = queue.render_all(studio, args.project, engine=generator.name, seed=seed)
-    else:
-        batch = queue.render_missing(studio, args.project, engine=generator.name)
-    return _finish(args, studio, generator, batch.jobs, batch.skipped)
+    with render_runner(args, studio, cluster=not args.no_wait) as runner:
+        engine = runner.generator.name
+        if args.panel:
+            jobs = [job for number in args.panel
+                    for job in queue.enqueue(studio, panels.panel_id_at(studio, args.project, number),
+                                             engine=engine, seed=seed, variants=args.variants)]
+            return _finish(args, studio, runner, jobs)
+        if args.all:
+            batch = queue.render_all(studio, args.project, engine=engine, seed=seed)
+        else:
+            batch = queue.render_missing(studio, args.project, engine=engine)
+        return _finish(args, studio, runner, batch.jobs, batch.skipped)
 
 
 def cmd_renders(args: argparse.Namespace) -> int:
@@ -168,11 +173,13 @@ def cmd_select_render(args: argparse.Namespace) -> int:
 
 def cmd_retry(args: argparse.Namespace) -> int:
     studio = open_studio(args)
-    job = queue.retry(studio, args.render)
-    generator = None if args.no_wait else make_generator(args)
-    if generator is not None and generator.name != job.engine:
-        raise InvalidInput(f"Render {args.render} was made with {job.engine}; retry it with --engine {job.engine}.")
-    return _finish(args, studio, generator, [job])
+    if args.no_wait:
+        return _finish(args, studio, None, [queue.retry(studio, args.render)])
+    original = renders.get_render(studio, args.render)
+    with render_runner(args, studio) as runner:
+        if runner.generator.name != original.engine:
+            raise InvalidInput(f"Render {args.render} was made with {original.engine}; retry it with --engine {original.engine}.")
+        return _finish(args, studio, runner, [queue.retry(studio, args.render)])
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
@@ -202,6 +209,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     p.add_argument("--seed", help="a number, 'same' (the panel's, default) or 'new'")
     p.add_argument("--variants", type=int, default=1, metavar="K", help="K renders with consecutive seeds")
     p.add_argument("--no-wait", action="store_true", help="only queue the jobs (for a running app's worker)")
+    add_cluster_flags(p, suppress=True)
     p.set_defaults(handler=cmd_render)
 
     p = subparsers.add_parser("renders", parents=[common], help="a panel's render history (* = selected)")
@@ -218,6 +226,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     p = subparsers.add_parser("retry", parents=[common], help="queue a failed or cancelled render again and run it")
     p.add_argument("render", type=int)
     p.add_argument("--no-wait", action="store_true", help="only queue it")
+    add_cluster_flags(p, suppress=True)
     p.set_defaults(handler=cmd_retry)
 
     p = subparsers.add_parser("cancel", parents=[common], help="cancel a queued or running render")

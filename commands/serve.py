@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 from typing import Optional
 
+from commands.cluster_options import cluster_config
 from engine.registry import EngineConfig
 from engine.segment import SegmenterConfig
 from story.studio import Studio
@@ -77,19 +78,34 @@ ENGINE_LOAD = threading.Lock()  # one engine load at a time: a reload waits for 
 
 
 def load_engine(context) -> None:
-    """Build the engine from context.engine_config and start its render worker; an error is
-    kept for the Settings tab (the rest of the app still works)."""
+    """Build the engine from context.engine_config and start its render worker, or, with a
+    cluster (context.cluster), its actors and the dispatcher; an error is kept for the Settings
+    tab (the rest of the app still works)."""
     try:
-        from engine.registry import create_generator
-        from story.worker import Worker
+        if context.cluster is not None and context.cluster.enabled:
+            from story.cluster import engine_factory
+            from story.dispatcher import Dispatcher
 
-        worker = Worker(context.studio, create_generator(context.engine_config))
-        worker.start()
-        context.worker = worker
-        print(f"Render engine ready: {worker.generator.describe()}", flush=True)
+            config = context.engine_config
+            context.worker = Dispatcher(context.studio, context.cluster, lambda gpu: engine_factory(config, gpu))
+        else:
+            from engine.registry import create_generator
+            from story.worker import Worker
+
+            context.worker = Worker(context.studio, create_generator(context.engine_config))
+            context.worker.start()
+        print(f"Render engine ready: {context.worker.generator.describe()}", flush=True)
     except Exception as exc:
         context.worker_error = str(exc)
         print(f"error: the render engine could not start: {exc}", file=sys.stderr, flush=True)
+
+
+def serve_dispatcher(context) -> None:
+    """With a cluster, run the dispatcher in this thread, the one that built it: a local Ray
+    runtime lives only as long as the thread that started it. Returns when it is stopped."""
+    runner = context.worker
+    if context.cluster is not None and context.cluster.enabled and runner is not None:
+        runner.serve()
 
 
 def start_worker(context) -> None:
@@ -98,6 +114,7 @@ def start_worker(context) -> None:
     def run() -> None:
         with ENGINE_LOAD:
             load_engine(context)
+        serve_dispatcher(context)
 
     threading.Thread(target=run, name="engine-loader", daemon=True).start()
 
@@ -116,6 +133,7 @@ def restart_worker(context) -> None:
                 gc.collect()
                 release_gpu_cache()
             load_engine(context)
+        serve_dispatcher(context)
 
     threading.Thread(target=run, name="engine-reloader", daemon=True).start()
 
@@ -140,7 +158,8 @@ def serve(args: argparse.Namespace) -> int:
     from app.ui import CSS, THEME, build_app
 
     engine = engine_config(args)
-    context = AppContext(studio, engine, segmenter_config(args, engine.device))
+    cluster = cluster_config(args)  # a bad --cluster fails here, before anything is served
+    context = AppContext(studio, engine, segmenter_config(args, engine.device), cluster=cluster)
     context.engine_status()  # a bad --engine or --segmenter fails here, before anything is served
     context.segmenter_status()
     context.restart_engine = lambda: restart_worker(context)

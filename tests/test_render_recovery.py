@@ -13,8 +13,9 @@ from sqlalchemy import update
 
 from story import panels, projects, queue
 from story.models import Render, utcnow
+from story.render_jobs import HOST, STALE_AFTER_S, recover_interrupted
 from story.studio import Studio
-from story.worker import HOST, STALE_AFTER_S, Worker, recover_interrupted
+from story.worker import Worker
 from tests.draft_helpers import BLUE, RED
 from tests.queue_helpers import SlowGenerator, add_pictured_character
 
