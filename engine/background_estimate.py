@@ -133,8 +133,8 @@ def _holes(distance: np.ndarray, regions: np.ndarray, count: int, outside: np.nd
     enclosed = ~np.isin(index, outside)
     subject_area = distance.size - area[~enclosed].sum()
     candidates = index[enclosed & (pure >= HOLE_PURITY * area) & (area >= HOLE_MIN_SHARE * subject_area)]
-    return np.array([label for label in candidates if _outside_share(regions, label, outside) < HOLE_MAX_OUTSIDE],
-                    np.int64)
+    holes = [label for label in candidates if _outside_share(regions, label, outside) < HOLE_MAX_OUTSIDE]
+    return np.array(holes, np.int64)
 
 
 def _outside_share(regions: np.ndarray, label: int, outside: np.ndarray) -> float:

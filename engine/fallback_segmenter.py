@@ -31,7 +31,7 @@ from engine.background_estimate import (
     significant_parts,
 )
 from engine.grabcut_refine import grabcut_mask
-from engine.segment import ImageLike, PixelBox, Point, check_prompts, to_pil
+from engine.segment import ImageLike, PixelBox, Point, check_prompts, search_window, to_pil
 from engine.soft_edges import snap_to_edges
 
 TEXTURED_THRESHOLD = 60.0
@@ -152,13 +152,6 @@ def cut_out(rgb: np.ndarray, points: Sequence[Point]) -> np.ndarray:
     return choose_parts(snap_to_edges(rgb, mask), points)
 
 
-def _window(size: tuple[int, int], box: Optional[PixelBox]) -> tuple[int, int, int, int]:
-    """The pixel rectangle searched: the box rounded outwards, else the whole picture."""
-    if box is None:
-        return 0, 0, size[0], size[1]
-    return int(box[0]), int(box[1]), int(np.ceil(box[2])), int(np.ceil(box[3]))
-
-
 class FallbackSegmenter:
     """Alpha channel, or the background connected to the border, refined by the clicks."""
 
@@ -170,11 +163,11 @@ class FallbackSegmenter:
         points: Sequence[Point] = (),
         box: Optional[PixelBox] = None,
     ) -> tuple[np.ndarray, float]:
-        """Mask and score (1.0 for an alpha cut; else the share of the mask that differs
-        clearly from the background). A box restricts the search and supplies its own border."""
+        """Mask and score (1.0 when something was cut out, else 0.0). A box restricts the
+        search and supplies its own border."""
         pil = to_pil(image)
         points, box = check_prompts(pil.size, points, box)
-        x0, y0, x1, y1 = _window(pil.size, box)
+        x0, y0, x1, y1 = search_window(pil.size, box)
         local = []
         for x, y, positive in points:
             inside = x0 <= x < x1 and y0 <= y < y1

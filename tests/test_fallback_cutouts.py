@@ -37,7 +37,8 @@ def _staff_figure(background: np.ndarray) -> tuple[Image.Image, np.ndarray, np.n
     figure = ellipse_mask(H, W, 150, 140, 40, 70)
     yy, xx = np.mgrid[0:H, 0:W]
     staff = (np.abs((yy - 20) - (xx - 60) * 0.9) / np.hypot(1, 0.9) <= 1.5) & (xx >= 60) & (xx <= 280)
-    return compose(background, [(figure, (40, 90, 200)), (staff, (140, 90, 30))], noise=2), figure | staff, staff
+    picture = compose(background, [(figure, (40, 90, 200)), (staff, (140, 90, 30))], noise=2)
+    return picture, figure | staff, staff
 
 
 def test_a_subject_of_the_background_colour_inside_an_outline_is_kept():
