@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from app import settings_segmenter
 from app.context import AppContext
 
 ENABLE_ANYSTORY = """
@@ -52,5 +53,6 @@ def build(ctx: AppContext) -> gr.Markdown:
     status = gr.Markdown(elem_id="status-text")
     refresh_btn = gr.Button("Refresh status", size="sm")
     gr.Markdown(ENABLE_ANYSTORY)
+    settings_segmenter.build(ctx)
     refresh_btn.click(lambda: status_text(ctx), None, status)
     return status

@@ -26,7 +26,7 @@ footer { display: none !important; }
 
 def build_app(ctx: AppContext) -> gr.Blocks:
     """Lay out every tab and wire its events; theme and CSS go to launch() (THEME, CSS)."""
-    with gr.Blocks(title="AnyStory Studio") as demo:
+    with gr.Blocks(title="AnyStory Studio", delete_cache=(1800, 3600)) as demo:  # uploads and copies
         project = gr.State(None)
         with gr.Row(equal_height=True):
             gr.Markdown("# AnyStory Studio\nWrite a story in panels; the same characters in every picture.",
