@@ -115,7 +115,7 @@ class Selection:
         """Add the brush strokes of an ImageEditor value to the ones already made."""
         added, removed = brush_strokes(layers, self.image.size)
         if not (added.any() or removed.any()):
-            raise ValueError("nothing was painted: paint green over parts to add, red over parts to remove")
+            raise ValueError("Nothing was painted: paint green over parts to add, red over parts to remove.")
         self.added = added if self.added is None else (self.added & ~removed) | added
         self.removed = removed if self.removed is None else (self.removed & ~added) | removed
         self.changed = True
@@ -124,8 +124,8 @@ class Selection:
         """An uploaded mask (white = the character), of the original's or the copy's size."""
         if mask.size not in (self.original.size, self.image.size):
             raise ValueError(
-                f"the mask is {mask.width} x {mask.height} pixels but the picture is "
-                f"{self.original.width} x {self.original.height}; use a mask made for this picture"
+                f"The mask is {mask.width} x {mask.height} pixels but the picture is "
+                f"{self.original.width} x {self.original.height}; use a mask made for this picture."
             )
         self.base = resize_mask(characters.mask_array(mask), self.image.size)
         self.points, self.box, self.corner, self.added, self.removed = [], None, None, None, None

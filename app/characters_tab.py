@@ -177,9 +177,9 @@ class CharactersTab:
             sel.points.append((x, y, click_mode == MODES[0]))
         try:
             run_segmenter(self.ctx, sel)
-        except ValueError:
+        except ValueError as exc:  # a click the segmenter refuses is not kept: the next one works
             sel.points, sel.box = before
-            raise  # a click the segmenter refuses is not kept: the next one works
+            raise gr.Error(str(exc)[0].upper() + str(exc)[1:] + ".", print_exception=False) from exc
         sel.changed = True
         return self.shown(sel)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from scipy import ndimage
 
@@ -37,8 +38,9 @@ HOLE_MAX_OUTSIDE = 0.08
 a thin outline separates from the outside is part of the subject (white wool), while a gap
 between an arm and the body is surrounded by the subject."""
 
-RING_SHARE = 0.01
-"""Width of that ring, as a share of the picture's long side (at least 4 pixels)."""
+RING_SHARE = 0.02
+"""Width of that ring, as a share of the picture's long side (at least 8 pixels): wider than
+an outline."""
 
 MIN_PART_SHARE = 0.002
 """Separate parts smaller than this share of the largest part are specks, not the subject."""
@@ -139,12 +141,13 @@ def _holes(distance: np.ndarray, regions: np.ndarray, count: int, outside: np.nd
 
 def _outside_share(regions: np.ndarray, label: int, outside: np.ndarray) -> float:
     """Share of the ring around an area (RING_SHARE wide) that is outside background."""
-    width = max(4, round(RING_SHARE * max(regions.shape)))
+    width = max(8, round(RING_SHARE * max(regions.shape)))
     rows, cols = ndimage.find_objects((regions == label).astype(np.int8))[0]
     window = (slice(max(rows.start - width, 0), rows.stop + width),
               slice(max(cols.start - width, 0), cols.stop + width))
     area = regions[window] == label
-    ring = ndimage.binary_dilation(area, iterations=width) & ~area
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * width + 1, 2 * width + 1))
+    ring = cv2.dilate(area.astype(np.uint8), disc).astype(bool) & ~area
     return float(np.isin(regions[window][ring], outside).mean())
 
 
