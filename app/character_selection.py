@@ -31,7 +31,7 @@ def working_copy(image: Image.Image) -> Image.Image:
     if scale >= 1:
         return image
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    return image.resize(size, Image.Resampling.LANCZOS)
+    return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)  # box-reduce first: fast
 
 
 def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -31,7 +31,7 @@ def common_options(suppress: bool) -> argparse.ArgumentParser:
     engine.add_argument("--dtype", help="bfloat16 (default), float16 or float32", **default)
     engine.add_argument("--offload", action="store_true", help="offload idle models to the CPU", **default)
     sam = parser.add_argument_group("segmentation")
-    sam.add_argument("--segmenter", help="auto (default), sam or fallback (else $ANYSTORY_SEGMENTER)", **default)
+    sam.add_argument("--segmenter", help="auto (default), sam, matting or fallback (else $ANYSTORY_SEGMENTER)", **default)
     sam.add_argument("--sam-checkpoint", help="Segment Anything checkpoint file (else $ANYSTORY_SAM_CHECKPOINT)", **default)
     sam.add_argument("--sam-model", help="vit_b (default), vit_l or vit_h", **default)
     return parser
