@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from app.overlay import selection_overlay
+from engine.segment import flatten_on_white
 from story import characters
 
 WORK_SIDE = 1024
@@ -134,7 +135,8 @@ class Selection:
     def overlay(self) -> Optional[Image.Image]:
         if self.image is None:
             return None
-        return selection_overlay(self.image, self.mask, self.points, self.box, self.corner)
+        shown = flatten_on_white(self.image)  # transparency on white, not on black
+        return selection_overlay(shown, self.mask, self.points, self.box, self.corner)
 
     def preview(self, size: int = 320) -> Optional[Image.Image]:
         """The cut-out as it will be stored, on a light and on a dark background side by side."""

@@ -60,6 +60,15 @@ def to_pil(image: ImageLike) -> Image.Image:
     return Image.fromarray(array)
 
 
+def flatten_on_white(image: Image.Image) -> Image.Image:
+    """RGB; transparent parts are laid over white, as the app shows them."""
+    if image.mode in ("RGBA", "LA", "P", "PA"):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
 def check_prompts(
     size: tuple[int, int], points: Sequence[Point], box: Optional[PixelBox]
 ) -> tuple[list[Point], Optional[PixelBox]]:

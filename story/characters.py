@@ -88,10 +88,11 @@ def prepare_subject(image: Image.Image, mask: MaskLike) -> tuple[Image.Image, Im
 def soft_cutout(image: Image.Image, mask: MaskLike) -> tuple[Image.Image, Image.Image]:
     """The square crop around the mask in its own colours, and its soft alpha (mode L): how
     much of each outline pixel is the character, for previews on any background."""
+    from engine.segment import flatten_on_white
     from engine.soft_edges import soft_alpha
 
     array, _ = validate_mask(image, mask)
-    rgb = image.convert("RGB")
+    rgb = flatten_on_white(image)
     alpha = soft_alpha(np.asarray(rgb, np.float32), array)
     left, top, side = square_around(array)
     box = (left, top, left + side, top + side)

@@ -190,3 +190,10 @@ def test_saving_without_a_cut_out_is_refused(tab, tmp_path):
     sel = tab.uploaded(_upload(tmp_path, rgb))[tab.selection]
     with pytest.raises(gr.Error, match="before saving"):
         tab.save(tab.project_id, None, "Nobody", "", "", sel)
+
+
+def test_a_transparent_picture_is_shown_on_white(tab, tmp_path):
+    rgba = np.zeros((H, W, 4), np.uint8)
+    rgba[FIGURE] = (200, 40, 40, 255)  # transparent pixels are black underneath
+    shown = tab.uploaded(_upload(tmp_path, Image.fromarray(rgba, "RGBA")))[tab.picture]
+    assert shown.getpixel((5, 5)) == (255, 255, 255)
