@@ -92,6 +92,7 @@ class Selection:
 
     @classmethod
     def of_stored(cls, original: Image.Image, mask: np.ndarray, segmenter: str) -> "Selection":
+        """A saved character's picture and mask, unchanged until the writer edits them."""
         image = working_copy(original)
         return cls(image=image, original=original, base=resize_mask(mask, image.size), segmenter=segmenter)
 
@@ -133,6 +134,7 @@ class Selection:
         self.segmenter, self.changed = "mask file", True
 
     def overlay(self) -> Optional[Image.Image]:
+        """The working copy with the selection tinted and the clicks and box drawn."""
         if self.image is None:
             return None
         shown = flatten_on_white(self.image)  # transparency on white, not on black

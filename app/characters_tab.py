@@ -138,6 +138,7 @@ class CharactersTab:
         return {self.picture: sel.overlay(), self.preview: sel.preview(), self.selection: sel}
 
     def empty_form(self) -> dict[Any, Any]:
+        """A blank form for a new character."""
         return {self.current: None, self.name: "", self.alias: "", self.description: "",
                 **self.shown(Selection())}
 
@@ -233,6 +234,7 @@ class CharactersTab:
         return self.refresh(project_id)
 
     def ask_delete(self, project_id: Optional[int], char_id: Optional[int]) -> dict[Any, Any]:
+        """Ask before deleting, saying which panels use the character."""
         if char_id is None:
             raise gr.Error("Choose a character in the cast first.", print_exception=False)
         shown = characters.get_character(self.ctx.studio, need_project(project_id), char_id)
@@ -242,11 +244,13 @@ class CharactersTab:
         return {self.confirm_box: gr.update(visible=True), self.confirm_text: f"**Delete {shown.name}?** {where}"}
 
     def delete(self, project_id: Optional[int], char_id: Optional[int]) -> dict[Any, Any]:
+        """Delete the character (taken out of its panels) and refresh the cast."""
         characters.delete_character(self.ctx.studio, need_project(project_id), char_id, confirm=True)
         gr.Info("Character deleted.")
         return {self.confirm_box: gr.update(visible=False), **self.refresh(project_id)}
 
     def kept(self) -> dict[Any, Any]:
+        """The writer chose to keep the character: close the question."""
         return {self.confirm_box: gr.update(visible=False)}
 
     def _wire(self) -> None:

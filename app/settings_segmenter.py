@@ -88,6 +88,7 @@ def build(ctx: AppContext) -> dict[str, Any]:
 
     @user_errors
     def chosen(checkpoint_: str, model_type_: str, matting_: str) -> dict[Any, Any]:
+        """Apply the writer's choice; the note says what cuts out now."""
         words = choose_model(ctx, checkpoint_, model_type_, matting_)
         gr.Info("The new cut-out settings apply to the next click.")
         return {note: words}

@@ -57,6 +57,7 @@ class MattingSegmenter:
 
     @classmethod
     def load(cls, source: str, device: Optional[str] = None) -> "MattingSegmenter":
+        """Load the model from a folder or repo id (see load_matting_model)."""
         label = MATTING_REPO.split("/")[-1] if source == MATTING_REPO else source
         return cls(load_matting_model(source, device), label)
 
