@@ -6,6 +6,7 @@ Every handler returns a dict keyed by component (tests call them in-process).
 """
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any, Optional
 
@@ -60,6 +61,8 @@ def read_upload(path: Optional[str], label: str) -> Any:
         return read_image_file(path, label=label)
     finally:
         Path(path).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            Path(path).parent.rmdir()  # Gradio's folder for this upload, when empty
 
 
 class CharactersTab:

@@ -69,7 +69,7 @@ def test_an_upload_is_cut_out_at_once_and_leaves_gradio_s_folder(tab, tmp_path):
     preview = shown[tab.preview]
     light, dark = preview.getpixel((2, 2)), preview.getpixel((preview.width - 3, 2))
     assert sum(light) > 600 and sum(dark) < 150  # the same cut-out on a light and a dark ground
-    assert not Path(path).exists()
+    assert not Path(path).exists() and not Path(path).parent.exists()
 
 
 def test_a_picture_with_transparency_is_cut_along_it_at_once(tab, tmp_path):
@@ -197,3 +197,23 @@ def test_a_transparent_picture_is_shown_on_white(tab, tmp_path):
     rgba[FIGURE] = (200, 40, 40, 255)  # transparent pixels are black underneath
     shown = tab.uploaded(_upload(tmp_path, Image.fromarray(rgba, "RGBA")))[tab.picture]
     assert shown.getpixel((5, 5)) == (255, 255, 255)
+
+
+def test_with_a_sam_checkpoint_the_tab_uses_sam_and_waits_for_a_click(studio, tmp_path, monkeypatch):
+    import torch
+
+    from engine.sam_segmenter import build_tiny_sam
+
+    torch.manual_seed(0)
+    checkpoint = tmp_path / "tiny_sam.pth"
+    torch.save(build_tiny_sam().state_dict(), checkpoint)
+    monkeypatch.setenv("ANYSTORY_SAM_CACHE", str(tmp_path / "no-sam"))
+    ctx = AppContext(studio, EngineConfig(engine="draft"),
+                     SegmenterConfig(checkpoint=str(checkpoint), model_type="tiny"))
+    with gr.Blocks():
+        tab = CharactersTab(ctx, gr.State(None))
+    assert tab.refresh(None)[tab.note].startswith("**Cut-outs:** Segment Anything")
+    shown = tab.uploaded(_upload(tmp_path, _scene()))
+    assert shown[tab.preview] is None and shown[tab.selection].mask is None
+    clicked = tab.clicked(shown[tab.selection], MODES[0], _click(160, 130))[tab.selection]
+    assert clicked.segmenter == "sam tiny" and clicked.mask.shape == (H, W)
