@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import gradio as gr
+from PIL import Image
 
 from app.character_selection import ADD_COLOUR, REMOVE_COLOUR, Selection
 from app.common import asset_file, need_project, ui_picture, user_errors
@@ -52,7 +53,7 @@ def run_segmenter(ctx: AppContext, sel: Selection) -> Selection:
     return sel
 
 
-def read_upload(path: Optional[str], label: str) -> Any:
+def read_upload(path: Optional[str], label: str) -> Image.Image:
     """A picture uploaded through Gradio, read by the app's one ingest path (format, size and
     pixel checks), then removed from Gradio's upload folder inside the data directory."""
     if not path:
