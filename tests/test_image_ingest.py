@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import os
 import struct
 import zlib
 
@@ -143,3 +144,29 @@ def test_transparency_is_kept_and_palettes_become_rgb():
     buffer = io.BytesIO()
     Image.new("RGB", (30, 20), (200, 10, 10)).convert("P").save(buffer, format="PNG")
     assert read_image(buffer.getvalue()).mode == "RGB"
+
+
+def test_the_cli_takes_a_cmyk_jpeg_without_clicks(tmp_path):
+    """What used to end in a traceback (a CMYK picture cannot be stored as PNG) now makes a
+    character, cut out by the built-in segmenter without any click."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    picture = Image.new("CMYK", (120, 90), (0, 0, 0, 0))  # white
+    picture.paste((0, 255, 255, 0), (40, 20, 80, 70))  # a red block
+    path = tmp_path / "cmyk.jpg"
+    picture.save(path, format="JPEG", quality=95)
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "ANYSTORY_SEGMENTER": "fallback"}
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "launch.py", "--data-dir", str(tmp_path / "data"), *args],
+                              capture_output=True, text=True, cwd=root, env=env, timeout=120)
+
+    assert run("new-project", "Inks").returncode == 0
+    done = run("add-character", "Inks", "--name", "Block", "--image", str(path), "--json")
+    assert done.returncode == 0, done.stderr
+    added = json.loads(done.stdout)
+    assert added["segmenter"] == "fallback" and added["picture_count"] == 1 and added["warning"] is None
