@@ -14,7 +14,8 @@ import gradio as gr
 from PIL import Image
 
 from app.character_selection import ADD_COLOUR, REMOVE_COLOUR, Selection
-from app.common import asset_file, need_project, ui_picture, user_errors
+from app.character_delete import delete_warning
+from app.common import asset_file, inform, need_project, ui_picture, user_errors, warn
 from app.context import AppContext
 from app.settings_segmenter import segmenter_words
 from story import characters, projects
@@ -49,7 +50,7 @@ def run_segmenter(ctx: AppContext, sel: Selection) -> Selection:
     if mask.any():
         _, warning = characters.validate_mask(sel.image, sel.mask)
         if warning:
-            gr.Warning(warning[0].upper() + warning[1:] + ".")
+            warn(warning[0].upper() + warning[1:] + ".")
     return sel
 
 
@@ -90,7 +91,7 @@ class CharactersTab:
 
     def _cast_column(self) -> None:
         gr.Markdown("## Cast")
-        self.cast = gr.Gallery(label="Characters", columns=2, height=420, allow_preview=False,
+        self.cast = gr.Gallery(show_label=False, columns=2, height=420, allow_preview=False,
                                object_fit="contain", elem_id="cast-gallery")
         self.new_btn = gr.Button("+ New character", elem_id="new-character")
         self.note = gr.Markdown(elem_id="segmenter-note")
@@ -130,7 +131,7 @@ class CharactersTab:
 
     def _confirm_box(self) -> None:
         with gr.Group(visible=False) as self.confirm_box:
-            self.confirm_text = gr.Markdown(padding=True)
+            self.confirm_text = gr.HTML(padding=True, elem_id="confirm-delete-character-text")
             with gr.Row():
                 self.confirm_btn = gr.Button("Yes, delete", variant="stop", elem_id="confirm-delete-character")
                 self.keep_btn = gr.Button("Keep")
@@ -233,24 +234,21 @@ class CharactersTab:
                 saved = characters.set_character_picture(studio, project_id, char_id, image, mask,
                                                          segmenter=sel.segmenter)
         if saved.warning:
-            gr.Warning(saved.warning[0].upper() + saved.warning[1:] + ".")
-        gr.Info(f"Saved {saved.name}.")
+            warn(saved.warning[0].upper() + saved.warning[1:] + ".")
+        inform(f"Saved {saved.name}.")
         return self.refresh(project_id)
 
     def ask_delete(self, project_id: Optional[int], char_id: Optional[int]) -> dict[Any, Any]:
         """Ask before deleting, saying which panels use the character."""
         if char_id is None:
             raise gr.Error("Choose a character in the cast first.", print_exception=False)
-        shown = characters.get_character(self.ctx.studio, need_project(project_id), char_id)
-        used = characters.panels_using(self.ctx.studio, project_id, char_id)
-        where = (f"It appears in panel{'s' if len(used) > 1 else ''} {', '.join(map(str, used))}; "
-                 "it will be taken out of them (dialogue keeps its text)." if used else "No panel uses it.")
-        return {self.confirm_box: gr.update(visible=True), self.confirm_text: f"**Delete {shown.name}?** {where}"}
+        warning = delete_warning(self.ctx, need_project(project_id), char_id)
+        return {self.confirm_box: gr.update(visible=True), self.confirm_text: warning}
 
     def delete(self, project_id: Optional[int], char_id: Optional[int]) -> dict[Any, Any]:
         """Delete the character (taken out of its panels) and refresh the cast."""
         characters.delete_character(self.ctx.studio, need_project(project_id), char_id, confirm=True)
-        gr.Info("Character deleted.")
+        inform("Character deleted.")
         return {self.confirm_box: gr.update(visible=False), **self.refresh(project_id)}
 
     def kept(self) -> dict[Any, Any]:

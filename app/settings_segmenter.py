@@ -13,7 +13,7 @@ from typing import Any
 
 import gradio as gr
 
-from app.common import user_errors
+from app.common import inform, user_errors
 from app.context import AppContext
 from engine.segment import SAM_MODEL_TYPES, SegmenterConfig
 
@@ -90,7 +90,7 @@ def build(ctx: AppContext) -> dict[str, Any]:
     def chosen(checkpoint_: str, model_type_: str, matting_: str) -> dict[Any, Any]:
         """Apply the writer's choice; the note says what cuts out now."""
         words = choose_model(ctx, checkpoint_, model_type_, matting_)
-        gr.Info("The new cut-out settings apply to the next click.")
+        inform("The new cut-out settings apply to the next click.")
         return {note: words}
 
     apply_btn.click(chosen, [checkpoint, model_type, matting], [note])
