@@ -275,7 +275,7 @@ def test_a_refused_box_click_on_a_character_picture_does_not_block_the_next_clic
 
     demo = build_app(app_context(studio))
     wired = next(f for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "clicked")
-    clicked, (picture_view, preview, selection) = wired.fn, wired.outputs
+    clicked, (_, preview, selection) = wired.fn, wired.outputs
     picture, _ = figure((200, 60, 40), 60, 120)
     sel = Selection(image=picture, original=picture)
     sel = clicked(sel, MODES[2], select([30, 30]))[selection]  # first corner
