@@ -94,6 +94,14 @@ class Generator(Protocol):
     def describe(self) -> str:
         """One line for the status page, e.g. 'draft: no GPU' or 'anystory on cuda'."""
 
+    @staticmethod
+    def parameters() -> list[dict[str, Any]]:
+        """The advanced settings `PanelRequest.params` takes, as plain data for the UI: per
+        setting name, type ("float", "int" or "bool"), default, default_multi (the default with
+        several characters, or None), minimum, maximum (None without bounds) and help. An
+        engine without settings returns []. Static: asked before the engine is loaded
+        (engine.registry.engine_parameters)."""
+
     def encode_subject(self, image: Image.Image, mask: Image.Image) -> SubjectEncoding:
         """Encode a prepared subject picture (RGB, background white) and its mask (mode L)."""
 

@@ -8,7 +8,7 @@ prompt small at the bottom and marks the panel "DRAFT". Same request, same PNG b
 from __future__ import annotations
 
 import numbers
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
@@ -84,6 +84,11 @@ class DraftGenerator:
     def describe(self) -> str:
         """One line for the status page."""
         return "draft: CPU preview renderer (no GPU model loaded)"
+
+    @staticmethod
+    def parameters() -> list[dict[str, Any]]:
+        """The draft has no advanced settings (a request's `params` must be empty)."""
+        return []
 
     def encode_subject(self, image: Image.Image, mask: Image.Image) -> SubjectEncoding:
         """Keep the RGBA cut-out of the subject (mask as alpha), cropped to the mask."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, fields
-from typing import Optional
+from typing import Any, Optional
 
 from engine.base import EngineError, Generator
 from engine.anystory.memory import CHOICES as MEMORY_CHOICES
@@ -28,11 +28,13 @@ class EngineConfig:
     dtype: str = "bfloat16"
     offload: bool = False
     memory: str = "auto"  # engine.anystory.memory.CHOICES
+    compile: Optional[str] = None  # AnyStory: a torch.compile mode for the repeated block math, None: eager
 
     @classmethod
     def from_env(cls, environ: Optional[dict[str, str]] = None) -> "EngineConfig":
         """Read ANYSTORY_ENGINE, ANYSTORY_FLUX, ANYSTORY_REDUX, ANYSTORY_CHECKPOINT,
-        ANYSTORY_DEVICE, ANYSTORY_DTYPE, ANYSTORY_OFFLOAD (1/true) and ANYSTORY_MEMORY."""
+        ANYSTORY_DEVICE, ANYSTORY_DTYPE, ANYSTORY_OFFLOAD (1/true), ANYSTORY_MEMORY and
+        ANYSTORY_COMPILE."""
         env = os.environ if environ is None else environ
         names = {"anystory": "ANYSTORY_CHECKPOINT"}
         values = {}
@@ -68,3 +70,17 @@ def create_generator(config: EngineConfig) -> Generator:
     if name == "anystory-tiny":
         return AnyStoryGenerator.tiny(device=config.device or "cpu", memory=config.memory, offload=config.offload)
     return AnyStoryGenerator.from_config(config)
+
+
+def engine_parameters(name: str) -> Optional[list[dict[str, Any]]]:
+    """What the named engine's `Generator.parameters()` gives, without loading the engine (the
+    AnyStory description is plain Python); None for an engine name this checkout does not know."""
+    if name == "draft":
+        from engine.draft import DraftGenerator
+
+        return DraftGenerator.parameters()
+    if name in ("anystory", "anystory-tiny"):
+        from engine.anystory.params import describe_params
+
+        return describe_params()
+    return None
