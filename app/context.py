@@ -48,6 +48,12 @@ class AppContext:
                 self._segmenter = create_segmenter_from_config(self.segmenter_config)
             return self._segmenter
 
+    def use_segmenter(self, config: SegmenterConfig) -> None:
+        """Switch to another segmenter configuration (Settings); built again on next use."""
+        resolve_segmenter(config)  # a bad choice is refused before anything changes
+        with self._lock:
+            self.segmenter_config, self._segmenter = config, None
+
     def engine_name(self) -> str:
         """The engine renders are queued for: the running worker's, else the configured one."""
         if self.worker is not None:

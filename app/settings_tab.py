@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from app import settings_cluster, settings_memory
+from app import settings_cluster, settings_memory, settings_segmenter
 from app.context import AppContext
 
 ENABLE_ANYSTORY = """
@@ -56,5 +56,6 @@ def build(ctx: AppContext) -> gr.Markdown:
     settings_memory.build(ctx)
     settings_cluster.build(ctx)
     gr.Markdown(ENABLE_ANYSTORY)
+    settings_segmenter.build(ctx)
     refresh_btn.click(lambda: status_text(ctx), None, status)
     return status

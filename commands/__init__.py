@@ -36,7 +36,7 @@ def common_options(suppress: bool) -> argparse.ArgumentParser:
     engine.add_argument("--memory", help="GPU memory profile: auto (default), full, int8, fp8, nf4 or nf4-offload "
                         "(else $ANYSTORY_MEMORY)", **default)
     sam = parser.add_argument_group("segmentation")
-    sam.add_argument("--segmenter", help="auto (default), sam or fallback (else $ANYSTORY_SEGMENTER)", **default)
+    sam.add_argument("--segmenter", help="auto (default), sam, matting or fallback (else $ANYSTORY_SEGMENTER)", **default)
     sam.add_argument("--sam-checkpoint", help="Segment Anything checkpoint file (else $ANYSTORY_SAM_CHECKPOINT)", **default)
     sam.add_argument("--sam-model", help="vit_b (default), vit_l or vit_h", **default)
     return parser

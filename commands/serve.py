@@ -9,11 +9,13 @@ the render worker builds its engine in a background thread after the page is up.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import logging
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -63,6 +65,7 @@ def segmenter_config(args: argparse.Namespace, device: Optional[str]) -> Segment
         checkpoint=getattr(args, "sam_checkpoint", None) or env.checkpoint,
         model_type=getattr(args, "sam_model", None) or env.model_type,
         device=device or env.device,
+        matting=env.matting,
     )
 
 
@@ -72,6 +75,19 @@ def keep_gradio_inside(data_dir: Path) -> None:
     os.environ.setdefault("GRADIO_TEMP_DIR", str(data_dir / "cache" / "gradio"))
     os.environ.setdefault("GRADIO_EXAMPLES_CACHE", str(data_dir / "cache" / "gradio-examples"))
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    sweep_old_uploads(data_dir / "cache" / "gradio")
+
+
+def sweep_old_uploads(folder: Path, min_age_s: float = 3600) -> None:
+    """Remove files an earlier session left in Gradio's upload folder (the app reads uploads
+    at once; Gradio's own cleaning covers only the files of the running session)."""
+    cutoff = time.time() - min_age_s
+    for path in sorted(folder.rglob("*"), reverse=True):  # files before their folders
+        with contextlib.suppress(OSError):
+            if path.is_dir():
+                path.rmdir()  # only when empty
+            elif path.stat().st_mtime < cutoff:
+                path.unlink()
 
 
 ENGINE_LOAD = threading.Lock()  # one engine load at a time: a reload waits for a load in progress
@@ -168,7 +184,7 @@ def serve(args: argparse.Namespace) -> int:
     _, local_url, share_url = demo.launch(
         server_name=args.host, server_port=args.port, share=args.share, auth=auth,
         allowed_paths=[str(studio.data_dir.assets), str(studio.data_dir.exports), str(ASSETS_DIR)],
-        prevent_thread_lock=True, quiet=True,
+        prevent_thread_lock=True, quiet=True, max_file_size="1gb",  # a bundle; pictures stop at 40 MB
         ssr_mode=False, theme=THEME, css=CSS, footer_links=[],
     )
     start_worker(context)

@@ -11,6 +11,7 @@ import io
 import os
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Iterable
 
@@ -20,6 +21,9 @@ from story.errors import InvalidInput
 
 ALLOWED_FORMATS = {"PNG", "JPEG", "WEBP"}
 MAX_UPLOAD_BYTES = 40 * 1024 * 1024
+MAX_PIXELS = 8192 * 8192
+"""Largest picture accepted (67 megapixels, e.g. 8192 x 8192): a camera's photo fits, while a
+small file that declares a huge canvas is refused from its header, before any decoding."""
 HASH_LENGTH = 64
 GC_GRACE_S = 600.0
 
@@ -48,19 +52,21 @@ def png_bytes(image: Image.Image, compress_level: int = 6) -> bytes:
 
 
 def read_image(data: bytes, *, label: str = "picture") -> Image.Image:
-    """Decode an uploaded image: PNG, JPEG or WebP only, within the size limit and Pillow's
-    decompression-bomb limit, EXIF orientation applied. Raises InvalidInput otherwise."""
+    """Decode an uploaded image: PNG, JPEG or WebP only, one frame, within the size and pixel
+    limits, EXIF orientation applied, as RGB (RGBA when it has transparency). Raises
+    InvalidInput otherwise. The one entry point for pictures from the UI and the CLI."""
     if len(data) > MAX_UPLOAD_BYTES:
         raise InvalidInput(
             f"The {label} is {len(data) / 2**20:.0f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} MB."
         )
     try:
-        with Image.open(io.BytesIO(data)) as probe:
-            kind = probe.format
-            if kind not in ALLOWED_FORMATS:
-                raise InvalidInput(f"The {label} is {kind or 'of an unknown type'}; use PNG, JPEG or WebP.")
+        with warnings.catch_warnings():  # MAX_PIXELS, below Pillow's warning, is checked instead
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            probe = Image.open(io.BytesIO(data))
+        with probe:
+            _check_header(probe, label)
             probe.load()
-            image = ImageOps.exif_transpose(probe)
+            image = to_rgb(ImageOps.exif_transpose(probe))
     except InvalidInput:
         raise
     except Image.DecompressionBombError as exc:
@@ -68,6 +74,30 @@ def read_image(data: bytes, *, label: str = "picture") -> Image.Image:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise InvalidInput(f"The {label} is not a readable PNG, JPEG or WebP image (corrupt or truncated).") from exc
     return image
+
+
+def _check_header(probe: Image.Image, label: str) -> None:
+    """Refuse by what the header says: the format, animation, the pixel count."""
+    kind = probe.format
+    if kind not in ALLOWED_FORMATS:
+        raise InvalidInput(f"The {label} is {kind or 'of an unknown type'}; use PNG, JPEG or WebP.")
+    if getattr(probe, "n_frames", 1) > 1:
+        raise InvalidInput(f"The {label} is an animated {kind}; use a still picture.")
+    width, height = probe.size
+    if width * height > MAX_PIXELS:
+        raise InvalidInput(
+            f"The {label} is {width} x {height} pixels; the limit is {MAX_PIXELS / 1e6:.0f} "
+            "megapixels (e.g. 8192 x 8192). Scale it down first."
+        )
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """RGB, or RGBA when the picture has transparency: CMYK, 16-bit and palette pictures
+    are converted (16-bit grey keeps its tones: 65535 becomes 255)."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        image = image.point(lambda v: v / 257).convert("L")
+    has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
+    return image.convert("RGBA" if has_alpha else "RGB")
 
 
 def read_image_file(path: str | os.PathLike, *, label: str = "picture") -> Image.Image:
