@@ -37,7 +37,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-def _check_layer(layer: Mapping[str, Any], where: str) -> None:
+def check_settings(layer: Mapping[str, Any], where: str) -> Mapping[str, Any]:
+    """Refuse unknown render settings and values of the wrong type (InvalidInput); return `layer`."""
     unknown = set(layer) - set(DEFAULT_SETTINGS)
     if unknown:
         raise InvalidInput(
@@ -52,6 +53,7 @@ def _check_layer(layer: Mapping[str, Any], where: str) -> None:
             raise InvalidInput(f"The render setting {key!r} in {where} must be at least 1.")
         if key == "params" and not all(isinstance(v, dict) for v in value.values()):
             raise InvalidInput(f"'params' in {where} must map engine names to settings, e.g. {{\"anystory\": {{...}}}}.")
+    return layer
 
 
 def resolve_settings(engine: str, *layers: tuple[Mapping[str, Any], str]) -> dict[str, Any]:
@@ -60,7 +62,7 @@ def resolve_settings(engine: str, *layers: tuple[Mapping[str, Any], str]) -> dic
     merged = {k: v for k, v in DEFAULT_SETTINGS.items() if k != "params"}
     advanced: dict[str, Any] = {}
     for layer, where in layers:
-        _check_layer(layer, where)
+        check_settings(layer, where)
         merged.update({k: v for k, v in layer.items() if k != "params"})
         advanced.update(layer.get("params", {}).get(engine, {}))
     merged["guidance"] = float(merged["guidance"])
@@ -110,22 +112,30 @@ class BuiltRequest:
     subjects: list[dict[str, Any]]
 
 
-def _characters(studio: Studio, ids: list[int]) -> dict[int, Character]:
+def _characters(studio: Studio, panel_id: int, ids: list[int]) -> dict[int, Character]:
+    """The job's characters that still exist; refuses one of another project (a job's
+    parameters can come from a bundle made elsewhere)."""
     with studio.db.read() as session:
-        rows = session.scalars(
-            select(Character).where(Character.id.in_(ids)).options(selectinload(Character.images))
-        )
-        return {row.id: row for row in rows}
+        project_id = session.scalar(select(Panel.project_id).where(Panel.id == panel_id))
+        rows = {row.id: row for row in session.scalars(
+            select(Character).where(Character.id.in_(ids)).options(selectinload(Character.images)))}
+    foreign = sorted(row.name for row in rows.values() if row.project_id != project_id)
+    if foreign:
+        raise InvalidInput(f"This render names characters of another project ({', '.join(foreign)}); "
+                           "it was not rendered. Queue a new render of the panel.")
+    return rows
 
 
-def build_request(studio: Studio, cache: EncodingCache, params: Mapping[str, Any], seed: int) -> BuiltRequest:
-    """The PanelRequest of a job snapshot, encoding characters through `cache` as needed."""
+def build_request(studio: Studio, cache: EncodingCache, params: Mapping[str, Any], seed: int,
+                  panel_id: int) -> BuiltRequest:
+    """The PanelRequest of a job snapshot of panel `panel_id`, encoding characters through
+    `cache` as needed."""
     specs = params["characters"]
-    rows = _characters(studio, [spec["id"] for spec in specs])
+    rows = _characters(studio, panel_id, [spec["id"] for spec in specs if spec.get("id") is not None])
     notes: list[str] = []
     texts, subjects, used = [], [], []
     for spec in specs:
-        row = rows.get(spec["id"])
+        row = rows.get(spec.get("id"))
         if row is None:
             notes.append(f"{spec['name']} was deleted after this render was queued; rendered without it.")
             continue

@@ -62,10 +62,12 @@ def pid_alive(pid: int) -> bool:
 
 
 def _worker_gone(row: Render, now: datetime, stale_after_s: float) -> bool:
-    if row.worker_host == HOST and row.worker_pid is not None and not pid_alive(row.worker_pid):
+    """No process works on this running job: none claimed it, its pid is dead on this host,
+    or its last sign of life is stale (or from a future no clock should be in)."""
+    if row.worker_host is None or (row.worker_host == HOST and row.worker_pid is not None and not pid_alive(row.worker_pid)):
         return True
     last_sign = row.heartbeat_at or row.started_at or row.created_at
-    return now - last_sign > timedelta(seconds=stale_after_s)
+    return abs(now - last_sign) > timedelta(seconds=stale_after_s)
 
 
 def recover_interrupted(studio: Studio, *, stale_after_s: float = STALE_AFTER_S) -> list[int]:
@@ -174,10 +176,10 @@ class Worker:
         control = _JobControl(self, job_id)
         with self.studio.db.read() as session:
             job = session.get(Render, job_id)
-            params, seed = dict(job.params), job.seed
+            params, seed, panel_id = dict(job.params), job.seed, job.panel_id
         started = time.perf_counter()
         try:
-            built = build_request(self.studio, self.cache, params, seed)
+            built = build_request(self.studio, self.cache, params, seed, panel_id)
             encoded = time.perf_counter()
             result = self.generator.render(built.request, control.progress, control.cancel)
             rendered = time.perf_counter()

@@ -13,6 +13,7 @@ PANEL_HINTS = (None, "wide", "tall")
 LAYOUTS = ("single", "2-rows", "3-rows", "2x2", "2x3", "splash-first", "auto")
 PLACEMENTS = ("fill", "fit")
 READING_DIRECTIONS = ("ltr", "rtl")
+MIN_FONT_SIZE, MAX_FONT_SIZE = 2.0, 200.0  # smaller is unreadable; either end exhausts the text fitter
 
 Box = tuple[float, float, float, float]
 
@@ -100,5 +101,5 @@ class PageSettings:
                 raise ValueError(f"Unknown {what} {value!r}; use one of {', '.join(allowed)}.")
         if min(self.margin, self.gutter, self.border) < 0:
             raise ValueError("Margins, gutters and borders cannot be negative.")
-        if not 0 < self.min_font_size <= self.font_size:
-            raise ValueError("Font sizes must satisfy 0 < min_font_size <= font_size.")
+        if not MIN_FONT_SIZE <= self.min_font_size <= self.font_size <= MAX_FONT_SIZE:
+            raise ValueError(f"Font sizes must satisfy {MIN_FONT_SIZE} <= min_font_size <= font_size <= {MAX_FONT_SIZE} (points).")
