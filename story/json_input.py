@@ -64,9 +64,9 @@ def validation_error(exc: ValidationError, where: str) -> InvalidInput:
     if error["type"] == "missing":
         parent = _place(loc[:-1])
         return InvalidInput(f"{where}{': ' + parent if parent else ''} has no \"{loc[-1]}\" (required).")
-    message = error["msg"].removeprefix("Value error, ")
-    if error["type"] not in ("value_error", "assertion_error"):
+    message = error["msg"].removeprefix("Value error, ").rstrip(".")
+    if error["type"] not in ("value_error", "assertion_error"):  # pydantic's own wording
         shown = json.dumps(error.get("input"), ensure_ascii=False, default=str)[:60]
-        message = f"{message}, not {shown}"
+        message = f"{message[0].lower()}{message[1:]}, not {shown}"
     place = _place(loc)
-    return InvalidInput(f"{where}{': ' + place if place else ''}: {message[0].lower()}{message[1:]}.".replace("..", "."))
+    return InvalidInput(f"{where}{': ' + place if place else ''}: {message}.")

@@ -117,3 +117,55 @@ def test_a_running_render_nobody_claimed_or_from_the_future_is_recovered(crowded
         other_host.status, other_host.worker_host, other_host.worker_pid = "running", "elsewhere", 7
         other_host.started_at = other_host.heartbeat_at = future
     assert sorted(recover_interrupted(crowded)) == [jobs[0].id, jobs[1].id]
+
+
+def _raw_rewrite(path: Path, change) -> Path:
+    """Edit project.json as text (for what json.dumps cannot write: NaN as given, deep nesting)."""
+    with zipfile.ZipFile(path) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    members["project.json"] = change(members["project.json"].decode()).encode()
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return path
+
+
+def _refused(studio: Studio, path: Path, match: str) -> None:
+    before = projects.list_projects(studio)
+    with pytest.raises(InvalidInput, match=match) as caught:
+        bundle.import_bundle(studio, path)
+    assert "\n" not in str(caught.value)
+    assert projects.list_projects(studio) == before
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda d: d["panels"][0].update(seed=2**64), r"panels\[0\].seed: .*less than or equal to 9223372036854775807"),
+    (lambda d: d["panels"][0]["renders"][0].update(seed=-2**70), r"renders\[0\].seed"),
+    (lambda d: d["characters"][0].update(version=10**30), r"characters\[0\].version"),
+    (lambda d: d["project"].update(page_settings={"font_size": 0.001, "min_font_size": 0.001}), "Font sizes"),
+    (lambda d: d["project"].update(page_settings={"page_size": "400x400in"}), "too large"),
+    (lambda d: d["project"].update(page_settings={"layout": 7}), "wrong type"),
+    (lambda d: d["project"].update(render_defaults={"engine": "draft"}), "Unknown render setting.*engine"),
+    (lambda d: d["panels"][0].update(overrides={"steps": "many"}), "wrong type"),
+])
+def test_numbers_and_settings_no_app_could_use_are_refused(crowded, source_bundle, change, match):
+    _refused(crowded, _rewrite(source_bundle, change), match)
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda text: text.replace('"progress": 0.0', '"progress": NaN', 1), "NaN is not a JSON number"),
+    (lambda text: text.replace('"timings": {}', '"timings": ' + "[" * 5000 + "]" * 5000, 1), "too deeply"),
+    (lambda text: text.replace('"timings": {}', '"timings": {"a": ' + "[" * 100 + "]" * 100 + "}", 1), "too deeply"),
+])
+def test_nan_and_deep_nesting_are_refused(crowded, source_bundle, change, match):
+    _refused(crowded, _raw_rewrite(source_bundle, change), match)
+
+
+def test_gapped_and_negative_panel_positions_become_a_sequence(crowded, tmp_path):
+    project_id = _pictured_project(crowded, "Gaps", RED)
+    for prompt in ("second", "third"):
+        panels.add_panel(crowded, project_id, prompt=prompt)
+    path = bundle.export_bundle(crowded, project_id, tmp_path / "gaps.zip")
+    _rewrite(path, lambda d: [p.update(position=at) for p, at in zip(d["panels"], (-4, 5, 9))])
+    copy = bundle.import_bundle(crowded, path)
+    assert [(p.number, p.prompt) for p in copy.panels] == [(1, "Mia waits"), (2, "second"), (3, "third")]
