@@ -58,11 +58,12 @@ def expand_references(prompt: str, characters: Iterable[CharacterText]) -> str:
     if not terms:
         return prompt.strip()
     terms.sort(key=lambda item: len(item[0]), reverse=True)
-    lookup = {t.casefold(): r for t, r in terms}
+    # one named group per term: the match says which term it is, whatever case folding
+    # the regex engine applied ("ipek" matches "İpek", whose casefold() is "i̇pek")
     combined = re.compile(
-        "|".join(rf"(?<![\w-]){re.escape(t)}(?![\w-])" for t, _ in terms), re.IGNORECASE
+        "|".join(rf"(?P<t{i}>(?<![\w-]){re.escape(t)}(?![\w-]))" for i, (t, _) in enumerate(terms)), re.IGNORECASE
     )
-    return combined.sub(lambda m: lookup[m.group(0).casefold()], prompt).strip()
+    return combined.sub(lambda m: terms[int(m.lastgroup[1:])][1], prompt).strip()
 
 
 def apply_style(style: str, text: str) -> str:
