@@ -5,6 +5,7 @@ import argparse
 import json
 from typing import Any
 
+from story.numbers import MAX_INTEGER, whole_number
 from story.studio import Studio
 
 
@@ -18,3 +19,11 @@ def emit(args: argparse.Namespace, data: Any, text: str) -> None:
         print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
     else:
         print(text)
+
+
+def number_arg(text: str) -> int:
+    """argparse type of ids, seeds and panel numbers: a whole number SQLite can hold."""
+    value = whole_number(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a whole number from 0 to {MAX_INTEGER}")
+    return value

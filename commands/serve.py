@@ -18,17 +18,30 @@ from typing import Optional
 
 from engine.registry import EngineConfig
 from engine.segment import SegmenterConfig
+from story.errors import InvalidInput
 from story.studio import Studio
 
 log = logging.getLogger("anystory.serve")
 ENGINE_FLAGS = ("engine", "flux", "redux", "anystory", "device", "dtype", "offload")
 
 
+def _auth_file_lines(value: str) -> Optional[list[str]]:
+    """The lines of the auth file `value` names, or None when it names no file."""
+    try:
+        if not Path(value).is_file():
+            return None
+        return Path(value).read_text(encoding="utf-8").splitlines()
+    except ValueError as exc:  # a NUL in the value, or a file that is not UTF-8
+        raise ValueError(f"--auth: cannot use {value[:40]!r} as user:password or as a file of them ({exc})") from None
+    except OSError as exc:
+        raise ValueError(f"--auth: cannot read {value[:40]!r}: {exc.strerror or exc}") from None
+
+
 def parse_auth(value: Optional[str]) -> Optional[list[tuple[str, str]]]:
     """`user:password`, or a file of such lines (blank lines and # comments skipped)."""
     if not value:
         return None
-    lines = Path(value).read_text(encoding="utf-8").splitlines() if Path(value).is_file() else [value]
+    lines = _auth_file_lines(value) or [value]
     pairs = []
     for line in lines:
         line = line.strip()
@@ -93,7 +106,10 @@ def start_worker(context) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     """Start the app; returns when the server stops (Ctrl-C)."""
-    auth = parse_auth(args.auth)
+    try:
+        auth = parse_auth(args.auth)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
     if args.share and not auth:
         print("error: --share makes the app public; give --auth user:password (or an auth file) too",
               file=sys.stderr)

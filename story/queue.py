@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from story.errors import InvalidInput, NotFound
 from story.models import Panel, Render, utcnow
+from story.numbers import MAX_INTEGER
 from story.panels import new_seed
 from story.projects import ProjectRef, project_row
 from story.render_request import load_panel, panel_label, snapshot
@@ -63,6 +64,9 @@ def _add_jobs(
     params["select"] = variants == 1 if select_ is None else bool(select_)
     params["selected_before"] = panel.selected_render_id
     first = _first_seed(panel, seed)
+    if first + variants - 1 > MAX_INTEGER:
+        raise InvalidInput(f"The seed {first} leaves no room for {variants} consecutive variant seeds; "
+                           "use a smaller seed or 'new'.")
     rows = [
         Render(panel_id=panel_id, engine=engine, seed=first + i,
                params={**params, "variant": i + 1, "variants": variants})
