@@ -14,7 +14,6 @@ and written in one transaction.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -24,7 +23,9 @@ from typing import Any, Optional
 from story.characters import clean_alias, new_character_row
 from story.errors import InvalidInput
 from story.jsonfields import as_object, get, get_list
+from story.json_input import parse_json
 from story.models import Panel, PanelCharacter
+from story.numbers import MAX_INTEGER, fits, whole_number
 from story.panels import new_seed
 from story.projects import clean_name, get_project, name_key, new_project_row, touch
 from story.prompts import CharacterText, find_references
@@ -93,10 +94,14 @@ def _characters(table: list[Any]) -> list[ScriptCharacter]:
 
 
 def _shot_number(obj: dict[str, Any], where: str) -> int:
+    """序号: a whole number >= 0, or one written as ASCII digits."""
     value = obj.get("序号")
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return get(obj, "序号", int, where)
+    if value is None:
+        raise InvalidInput(f"{where} has no \"序号\" (required).")
+    number = whole_number(value) if isinstance(value, str) else value
+    if number is None or not fits(number):
+        raise InvalidInput(f"{where}: \"序号\" must be a whole number from 0 to {MAX_INTEGER}, not {value!r}.")
+    return number
 
 
 def _shot(obj: Any, where: str, characters: list[ScriptCharacter]) -> Shot:
@@ -149,11 +154,7 @@ def read_script(path: str | os.PathLike) -> Script:
         raise InvalidInput(f"Cannot read {path}: {exc.strerror or exc}.") from exc
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"{path.name} is not UTF-8 text (byte {exc.start}).") from exc
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"{path.name} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.") from exc
-    return parse_script(document)
+    return parse_script(parse_json(text, path.name))
 
 
 def import_script(studio: Studio, path: str | os.PathLike, project_name: Optional[str] = None) -> ProjectView:
