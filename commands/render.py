@@ -89,8 +89,11 @@ def run_in_foreground(studio: Studio, generator, job_ids: list[int], quiet: bool
     with tqdm(total=len(job_ids), unit="panel", file=sys.stderr, disable=quiet or not job_ids,
               bar_format="{l_bar}{bar}| {n:.1f}/{total} [{elapsed}<{remaining}]") as bar:
         done: set[int] = set()
+        ours = set(job_ids)
 
         def advance(render_id: int, fraction: float) -> None:
+            if render_id not in ours:  # the worker also runs other queued jobs of its engine
+                return
             if fraction >= 1.0:
                 done.add(render_id)
             bar.n = len(done) + (0.0 if fraction >= 1.0 else fraction)

@@ -209,29 +209,36 @@ def delete_panel(studio: Studio, panel_id: int, *, expected_version: Optional[in
         _compact(session, project_id)
 
 
+def _put_in_order(session: Session, project_id: int, panel_ids: Sequence[int]) -> None:
+    current = set(session.scalars(select(Panel.id).where(Panel.project_id == project_id)))
+    if sorted(panel_ids) != sorted(current):
+        raise InvalidInput("The new order must list every panel of the project exactly once.")
+    for position, panel_id in enumerate(panel_ids):
+        session.execute(
+            update(Panel).where(Panel.id == panel_id)
+            .values(position=position, version=Panel.version + 1)
+        )
+    touch(session, project_id)
+
+
 def reorder_panels(studio: Studio, project: ProjectRef, panel_ids: Sequence[int]) -> list[PanelView]:
     """Put the project's panels in the given order (every panel exactly once)."""
     with studio.db.write() as session:
         project_id = project_row(session, project).id
-        current = set(session.scalars(select(Panel.id).where(Panel.project_id == project_id)))
-        if sorted(panel_ids) != sorted(current):
-            raise InvalidInput("The new order must list every panel of the project exactly once.")
-        for position, panel_id in enumerate(panel_ids):
-            session.execute(
-                update(Panel).where(Panel.id == panel_id)
-                .values(position=position, version=Panel.version + 1)
-            )
-        touch(session, project_id)
+        _put_in_order(session, project_id, panel_ids)
     return list_panels(studio, project_id)
 
 
 def move_panel(studio: Studio, panel_id: int, new_position: int) -> list[PanelView]:
-    """Move one panel to 0-based `new_position` (clamped), keeping the others' order."""
-    with studio.db.read() as session:
+    """Move one panel to 0-based `new_position` (clamped), keeping the others' order; the
+    order is read inside the write transaction, so panels added meanwhile are kept."""
+    with studio.db.write() as session:
         project_id = panel_row(session, panel_id).project_id
-    order = [p.id for p in list_panels(studio, project_id) if p.id != panel_id]
-    order.insert(max(0, min(new_position, len(order))), panel_id)
-    return reorder_panels(studio, project_id, order)
+        order = [i for i in session.scalars(select(Panel.id).where(Panel.project_id == project_id)
+                                            .order_by(Panel.position, Panel.id)) if i != panel_id]
+        order.insert(max(0, min(new_position, len(order))), panel_id)
+        _put_in_order(session, project_id, order)
+    return list_panels(studio, project_id)
 
 
 def duplicate_panel(studio: Studio, panel_id: int) -> PanelView:
