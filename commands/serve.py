@@ -19,6 +19,7 @@ from typing import Optional
 from engine.registry import EngineConfig
 from engine.segment import SegmenterConfig
 from story.errors import InvalidInput
+from story.maintenance import sweep_leftovers
 from story.studio import Studio
 
 log = logging.getLogger("anystory.serve")
@@ -115,6 +116,7 @@ def serve(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     studio = Studio.open(getattr(args, "data_dir", None))
+    sweep_leftovers(studio)
     keep_gradio_inside(studio.root)
     from app.context import ASSETS_DIR, AppContext
     from app.ui import CSS, THEME, build_app
