@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from story.numbers import MAX_INTEGER, whole_number
@@ -10,7 +11,12 @@ from story.studio import Studio
 
 
 def open_studio(args: argparse.Namespace) -> Studio:
-    return Studio.open(getattr(args, "data_dir", None))
+    """The data directory of --data-dir (or its default); says so when it opens read-only."""
+    studio = Studio.open(getattr(args, "data_dir", None))
+    if studio.read_only:
+        print(f"note: {studio.root} is read-only: it is opened read-only (list, show and export work; "
+              "changes are refused).", file=sys.stderr)
+    return studio
 
 
 def emit(args: argparse.Namespace, data: Any, text: str) -> None:

@@ -116,7 +116,8 @@ def serve(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     studio = Studio.open(getattr(args, "data_dir", None))
-    sweep_leftovers(studio)
+    if not studio.read_only:
+        sweep_leftovers(studio)
     keep_gradio_inside(studio.root)
     from app.context import ASSETS_DIR, AppContext
     from app.ui import CSS, THEME, build_app

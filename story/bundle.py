@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from story.atomic import replacing
+from story.atomic import replacing, storage_problem
 from story.bundle_document import BundleDocument, parse_document, referenced_hashes
 from story.bundle_rows import insert_document, project_document
 from story.errors import Conflict, InvalidInput, NotFound
@@ -112,6 +112,15 @@ def _damaged_zip_errors(path: Path) -> Iterator[None]:
         raise InvalidInput(f"{path.name} is not a readable project bundle (corrupt or truncated zip: {exc}).") from exc
 
 
+@contextmanager
+def _storage_errors(folder: Path) -> Iterator[None]:
+    """A full disk or a read-only data directory as one line (StorageError)."""
+    try:
+        yield
+    except OSError as exc:
+        raise (storage_problem(exc, folder / ".import") or exc) from exc
+
+
 def _stage(bundle: zipfile.ZipFile, info: zipfile.ZipInfo, digest: str, staging: Path) -> Path:
     """Copy one asset into the staging folder (fsynced), checking its sha256."""
     target = staging / digest
@@ -141,7 +150,7 @@ def import_bundle(studio: Studio, path: str | os.PathLike) -> ProjectView:
     path = Path(path)
     if not path.is_file():
         raise InvalidInput(f"No bundle file at {path}.")
-    with _damaged_zip_errors(path), zipfile.ZipFile(path) as bundle, \
+    with _damaged_zip_errors(path), _storage_errors(studio.assets.root), zipfile.ZipFile(path) as bundle, \
             tempfile.TemporaryDirectory(dir=studio.assets.root, prefix=".import-") as staging:
         project_info, asset_infos = _members(bundle)
         parsed = _read_document(bundle, project_info)
