@@ -12,6 +12,7 @@ import argparse
 import logging
 import os
 import sys
+import tempfile
 import threading
 from pathlib import Path
 from typing import Optional
@@ -78,11 +79,13 @@ def segmenter_config(args: argparse.Namespace, device: Optional[str]) -> Segment
     )
 
 
-def keep_gradio_inside(data_dir: Path) -> None:
+def keep_gradio_inside(data_dir: Path, read_only: bool = False) -> None:
     """Gradio's upload and cache folders go inside the data directory (set before importing
-    gradio: it reads them at import time); no usage analytics leave the machine."""
-    os.environ.setdefault("GRADIO_TEMP_DIR", str(data_dir / "cache" / "gradio"))
-    os.environ.setdefault("GRADIO_EXAMPLES_CACHE", str(data_dir / "cache" / "gradio-examples"))
+    gradio: it reads them at import time), or into a fresh temporary folder when the data
+    directory is read-only; no usage analytics leave the machine."""
+    cache = Path(tempfile.mkdtemp(prefix="anystory-gradio-")) if read_only else data_dir / "cache"
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(cache / "gradio"))
+    os.environ.setdefault("GRADIO_EXAMPLES_CACHE", str(cache / "gradio-examples"))
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
@@ -118,7 +121,10 @@ def serve(args: argparse.Namespace) -> int:
     studio = Studio.open(getattr(args, "data_dir", None))
     if not studio.read_only:
         sweep_leftovers(studio)
-    keep_gradio_inside(studio.root)
+    keep_gradio_inside(studio.root, studio.read_only)
+    if studio.read_only:
+        print(f"note: {studio.root} is read-only: the app opens it read-only (browse and export; "
+              "changes are refused).", flush=True)
     from app.context import ASSETS_DIR, AppContext
     from app.ui import CSS, THEME, build_app
 
