@@ -16,7 +16,7 @@ from app.routing_view import routing_view
 from app import engine_controls, rendering
 from story import panels, projects, renders
 from story.errors import InvalidInput
-from story.models import BALLOON_KINDS
+from story.vocabulary import BALLOON_KINDS
 from story.views import PanelView
 
 

@@ -13,10 +13,10 @@ from typing import Optional
 from commands.output import emit, number_arg, open_studio
 from story import panels, queue, renders
 from story.errors import InvalidInput
-from story.models import BALLOON_KINDS
 from story.numbers import whole_number
 from story.studio import Studio
 from story.views import RenderView, to_json
+from story.vocabulary import BALLOON_KINDS
 
 
 def make_generator(args: argparse.Namespace):

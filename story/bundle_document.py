@@ -26,11 +26,11 @@ from pydantic import (
 from story.characters import clean_alias
 from story.errors import InvalidInput
 from story.json_input import validation_error
-from story.models import BALLOON_KINDS, RENDER_STATUSES
 from story.page_check import check_page_settings
 from story.panels import check_box
 from story.projects import clean_name, name_key
 from story.render_request import check_settings
+from story.vocabulary import BALLOON_KINDS, RENDER_STATUSES
 
 FORMAT = "anystory-studio-bundle"
 VERSION = 1

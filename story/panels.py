@@ -15,10 +15,11 @@ from sqlalchemy.orm import Session
 from story.characters import CharacterRef, character_row
 from story.errors import Conflict, InvalidInput, NotFound
 from story.listing import panel_views
-from story.models import BALLOON_KINDS, Balloon, Panel, PanelCharacter
+from story.models import Balloon, Panel, PanelCharacter
 from story.projects import ProjectRef, project_row, touch
 from story.studio import Studio
 from story.views import PanelView
+from story.vocabulary import BALLOON_KINDS
 
 Box = tuple[float, float, float, float]
 CharacterSpec = CharacterRef | tuple[CharacterRef, Optional[Box]]

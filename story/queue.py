@@ -24,9 +24,9 @@ from story.panels import new_seed
 from story.projects import ProjectRef, project_row
 from story.render_request import load_panel, panel_label, snapshot
 from story.studio import Studio
+from story.vocabulary import PENDING
 from story.views import RenderView
 
-PENDING = ("queued", "running")
 MAX_VARIANTS = 16
 SeedChoice = Union[None, int, str]
 RESULT_KEYS = ("composed_prompt", "subjects")

@@ -27,10 +27,8 @@ from story.errors import InvalidInput, NotFound
 from story.models import Character, Panel, PanelCharacter
 from story.prompts import CharacterText, compose_prompt
 from story.studio import Studio
+from story.vocabulary import DEFAULT_RENDER_SETTINGS
 
-DEFAULT_SETTINGS: dict[str, Any] = {
-    "width": 768, "height": 768, "steps": 25, "guidance": 3.5, "routing_maps": False, "params": {},
-}
 _TYPES: dict[str, tuple[type, ...]] = {
     "width": (int,), "height": (int,), "steps": (int,), "guidance": (int, float),
     "routing_maps": (bool,), "params": (dict,),
@@ -39,11 +37,11 @@ _TYPES: dict[str, tuple[type, ...]] = {
 
 def check_settings(layer: Mapping[str, Any], where: str) -> Mapping[str, Any]:
     """Refuse unknown render settings and values of the wrong type (InvalidInput); return `layer`."""
-    unknown = set(layer) - set(DEFAULT_SETTINGS)
+    unknown = set(layer) - set(DEFAULT_RENDER_SETTINGS)
     if unknown:
         raise InvalidInput(
             f"Unknown render setting(s) in {where}: {', '.join(sorted(unknown))}; "
-            f"known: {', '.join(DEFAULT_SETTINGS)}."
+            f"known: {', '.join(DEFAULT_RENDER_SETTINGS)}."
         )
     for key, value in layer.items():
         wrong_bool = isinstance(value, bool) and bool not in _TYPES[key]
@@ -59,7 +57,7 @@ def check_settings(layer: Mapping[str, Any], where: str) -> Mapping[str, Any]:
 def resolve_settings(engine: str, *layers: tuple[Mapping[str, Any], str]) -> dict[str, Any]:
     """Overlay (settings, where) layers on the defaults; `params` becomes the flat advanced
     settings of `engine`. Raises InvalidInput naming the layer of a bad key or value."""
-    merged = {k: v for k, v in DEFAULT_SETTINGS.items() if k != "params"}
+    merged = {k: v for k, v in DEFAULT_RENDER_SETTINGS.items() if k != "params"}
     advanced: dict[str, Any] = {}
     for layer, where in layers:
         check_settings(layer, where)

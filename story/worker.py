@@ -143,7 +143,7 @@ class Worker:
         self.stopping = False
         self._wake = threading.Event()
         self._thread: Optional[threading.Thread] = None
-        self.recovered = recover_interrupted(studio)
+        recover_interrupted(studio)
 
     def claim(self) -> Optional[int]:
         """Take the oldest queued job of this engine (atomically); None when there is none."""

@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-BALLOON_KINDS = ("speech", "thought", "shout", "whisper")
+from story.vocabulary import BALLOON_KINDS
+
 PANEL_HINTS = (None, "wide", "tall")
 LAYOUTS = ("single", "2-rows", "3-rows", "2x2", "2x3", "splash-first", "auto")
 PLACEMENTS = ("fill", "fit")
