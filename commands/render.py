@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import fields
 from typing import Optional
 
+from commands.config import engine_config
 from commands.output import emit, number_arg, open_studio
 from story import panels, queue, renders
 from story.errors import InvalidInput
@@ -21,14 +21,9 @@ from story.vocabulary import BALLOON_KINDS
 
 def make_generator(args: argparse.Namespace):
     """The generator named by $ANYSTORY_* overlaid with the engine flags."""
-    from engine.registry import EngineConfig, create_generator
+    from engine.registry import create_generator
 
-    config = EngineConfig.from_env()
-    for f in fields(EngineConfig):
-        value = getattr(args, f.name, None)
-        if value not in (None, False):
-            setattr(config, f.name, value)
-    return create_generator(config)
+    return create_generator(engine_config(args))
 
 
 def parse_box(text: str) -> tuple[str, tuple[float, ...]]:

@@ -17,14 +17,12 @@ import threading
 from pathlib import Path
 from typing import Optional
 
-from engine.registry import EngineConfig
-from engine.segment import SegmenterConfig
+from commands.config import engine_config, segmenter_config
 from story.errors import InvalidInput
 from story.maintenance import sweep_leftovers
 from story.studio import Studio
 
 log = logging.getLogger("anystory.serve")
-ENGINE_FLAGS = ("engine", "flux", "redux", "anystory", "device", "dtype", "offload")
 
 
 def _auth_file_lines(value: str) -> Optional[list[str]]:
@@ -56,27 +54,6 @@ def parse_auth(value: Optional[str]) -> Optional[list[tuple[str, str]]]:
     if not pairs:
         raise ValueError(f"the auth file {value} has no user:password line")
     return pairs
-
-
-def engine_config(args: argparse.Namespace) -> EngineConfig:
-    """The environment's engine settings overridden by the flags given."""
-    config = EngineConfig.from_env()
-    for name in ENGINE_FLAGS:
-        value = getattr(args, name, None)
-        if value not in (None, False):
-            setattr(config, name, value)
-    return config
-
-
-def segmenter_config(args: argparse.Namespace, device: Optional[str]) -> SegmenterConfig:
-    """The environment's segmenter settings overridden by the flags given."""
-    env = SegmenterConfig.from_env()
-    return SegmenterConfig(
-        backend=getattr(args, "segmenter", None) or env.backend,
-        checkpoint=getattr(args, "sam_checkpoint", None) or env.checkpoint,
-        model_type=getattr(args, "sam_model", None) or env.model_type,
-        device=device or env.device,
-    )
 
 
 def keep_gradio_inside(data_dir: Path, read_only: bool = False) -> None:
