@@ -12,6 +12,7 @@ from typing import Any, Iterable, Optional, Sequence
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from engine.box import Box
 from story.characters import CharacterRef, character_row
 from story.errors import Conflict, InvalidInput, NotFound
 from story.listing import panel_views
@@ -21,7 +22,6 @@ from story.studio import Studio
 from story.views import PanelView
 from story.vocabulary import BALLOON_KINDS
 
-Box = tuple[float, float, float, float]
 CharacterSpec = CharacterRef | tuple[CharacterRef, Optional[Box]]
 BalloonSpec = tuple[Optional[CharacterRef], str, str]  # (speaker, kind, text)
 
@@ -35,14 +35,9 @@ def check_box(box: Optional[Sequence[float]]) -> Optional[Box]:
     if box is None:
         return None
     try:
-        x0, y0, x1, y1 = (float(v) for v in box)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput(f"A box needs four numbers x0,y0,x1,y1; got {box!r}.") from exc
-    if not (0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1):
-        raise InvalidInput(
-            f"The box {x0:g},{y0:g},{x1:g},{y1:g} must lie within 0..1 with x0 < x1 and y0 < y1."
-        )
-    return (x0, y0, x1, y1)
+        return Box.of(box)
+    except ValueError as exc:
+        raise InvalidInput(f"{str(exc).capitalize()}.") from None
 
 
 def panel_row(session: Session, panel_id: int) -> Panel:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.box import Box
 from story.vocabulary import BALLOON_KINDS
 
 PANEL_HINTS = (None, "wide", "tall")
@@ -16,7 +17,6 @@ PLACEMENTS = ("fill", "fit")
 READING_DIRECTIONS = ("ltr", "rtl")
 MIN_FONT_SIZE, MAX_FONT_SIZE = 2.0, 200.0  # smaller is unreadable; either end exhausts the text fitter
 
-Box = tuple[float, float, float, float]
 
 
 @dataclass(frozen=True)
@@ -55,10 +55,10 @@ class ComicPanel:
         if self.image_path is not None:
             object.__setattr__(self, "image_path", Path(self.image_path))
         for name, box in self.speaker_boxes.items():
-            x0, y0, x1, y1 = box
-            if not (0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1):
-                raise ValueError(f"Panel {self.index}: the box of {name!r} must be normalised "
-                                 f"(0 <= x0 < x1 <= 1, 0 <= y0 < y1 <= 1), got {box}.")
+            try:
+                Box.of(box)
+            except ValueError as exc:
+                raise ValueError(f"Panel {self.index}: the box of {name!r}: {exc}.") from None
 
 
 @dataclass(frozen=True)
