@@ -18,14 +18,11 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Optional
 
-from pydantic import (
-    AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationError,
-    model_validator,
-)
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, ValidationError, model_validator
 
 from story.characters import clean_alias
 from story.errors import InvalidInput
-from story.json_input import validation_error
+from story.json_input import Count, Flag, Int, Json, Number, Record, Text, user_check, validation_error
 from story.page_check import check_page_settings
 from story.panels import check_box
 from story.projects import clean_name, name_key
@@ -35,7 +32,6 @@ from story.vocabulary import BALLOON_KINDS, RENDER_STATUSES
 FORMAT = "anystory-studio-bundle"
 VERSION = 1
 HASH = re.compile(r"[0-9a-f]{64}")
-INT64 = 2**63 - 1
 
 
 def _iso_time(value: Any) -> datetime:
@@ -68,37 +64,8 @@ def _one_of(allowed: tuple[str, ...], what: str):
     return check
 
 
-def _user_check(check):
-    """A story-layer check (raising InvalidInput) as a pydantic validator."""
-    def run(value: Any) -> Any:
-        try:
-            return check(value)
-        except InvalidInput as exc:
-            raise ValueError(str(exc)) from None
-    return run
-
-
-Int = Annotated[int, Field(strict=True, ge=-INT64 - 1, le=INT64)]
-Count = Annotated[int, Field(strict=True, ge=0, le=INT64)]
-Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
-Text = Annotated[str, Field(strict=True)]
-Flag = Annotated[bool, Field(strict=True)]
-Json = Annotated[dict[str, Any], Field(strict=True)]
 Time = Annotated[datetime, BeforeValidator(_iso_time), PlainSerializer(datetime.isoformat, when_used="json")]
 Hash = Annotated[str, Field(strict=True), AfterValidator(_sha256)]
-
-
-class Record(BaseModel):
-    """A record of project.json: unknown keys are ignored, and null means "not given"."""
-
-    model_config = ConfigDict(extra="ignore", from_attributes=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _null_is_absent(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {k: v for k, v in data.items() if v is not None}
-        return data
 
 
 def hash_fields(record: type[Record]) -> tuple[str, ...]:
@@ -118,8 +85,8 @@ class PictureRecord(Record):
 
 class CharacterRecord(Record):
     id: Optional[Count] = None
-    name: Annotated[Text, AfterValidator(_user_check(lambda name: clean_name(name, "character")))]
-    alias: Annotated[Optional[Text], AfterValidator(_user_check(clean_alias))] = None
+    name: Annotated[Text, AfterValidator(user_check(lambda name: clean_name(name, "character")))]
+    alias: Annotated[Optional[Text], AfterValidator(user_check(clean_alias))] = None
     description: Text = ""
     version: Int
     created_at: Time
@@ -137,7 +104,7 @@ class MemberRecord(Record):
 
     character: Count
     position: Int = 0
-    box: Annotated[Optional[list[Number]], AfterValidator(_user_check(_box))] = None
+    box: Annotated[Optional[list[Number]], AfterValidator(user_check(_box))] = None
 
 
 class BalloonRecord(Record):
@@ -170,7 +137,7 @@ class PanelRecord(Record):
     prompt: Text = ""
     caption: Text = ""
     seed: Int
-    overrides: Annotated[Json, AfterValidator(_user_check(lambda o: check_settings(o, "the panel's overrides")))] = {}
+    overrides: Annotated[Json, AfterValidator(user_check(lambda o: check_settings(o, "the panel's overrides")))] = {}
     version: Int = 1
     created_at: Time
     updated_at: Time
@@ -191,8 +158,8 @@ class ProjectRecord(Record):
     name: Text
     author: Text = ""
     style: Text = "(No style)"
-    page_settings: Annotated[Json, AfterValidator(_user_check(check_page_settings))] = {}
-    render_defaults: Annotated[Json, AfterValidator(_user_check(
+    page_settings: Annotated[Json, AfterValidator(user_check(check_page_settings))] = {}
+    render_defaults: Annotated[Json, AfterValidator(user_check(
         lambda d: check_settings(d, "the project's render defaults")))] = {}
     created_at: Time
     updated_at: Time

@@ -1,5 +1,6 @@
 """Reading JSON that users bring (bundles, storyboard scripts): strict parsing with bounds,
-and pydantic's validation errors turned into one line that says where the problem is.
+the strict field types and base record of their pydantic models, and pydantic's validation
+errors turned into one line that says where the problem is.
 
 Python's json module accepts NaN and Infinity (not JSON) and recurses once per nesting
 level; here both are refused with a message instead of a crash further down.
@@ -7,14 +8,49 @@ level; here both are refused with a message instead of a crash further down.
 from __future__ import annotations
 
 import json
-from typing import Any, NoReturn
+from typing import Annotated, Any, Callable, NoReturn
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from story.errors import InvalidInput
+from story.numbers import MAX_INTEGER
 
 MAX_DEPTH = 64
 """Deepest nesting of objects and lists accepted; real documents use fewer than ten levels."""
+
+
+Int = Annotated[int, Field(strict=True, ge=-MAX_INTEGER - 1, le=MAX_INTEGER)]
+Count = Annotated[int, Field(strict=True, ge=0, le=MAX_INTEGER)]
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+Text = Annotated[str, Field(strict=True)]
+Flag = Annotated[bool, Field(strict=True)]
+Json = Annotated[dict[str, Any], Field(strict=True)]
+KINDS = {"int_type": "a whole number", "float_type": "a number", "string_type": "text", "bool_type": "true or false",
+         "dict_type": "an object", "list_type": "a list", "model_type": "an object"}
+"""How a pydantic type error names the kind of value wanted."""
+
+
+class Record(BaseModel):
+    """A record of a user's JSON file: unknown keys are ignored, and null means "not given"."""
+
+    model_config = ConfigDict(extra="ignore", from_attributes=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_absent(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v is not None}
+        return data
+
+
+def user_check(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A story-layer check (raising InvalidInput) as a pydantic validator."""
+    def run(value: Any) -> Any:
+        try:
+            return check(value)
+        except InvalidInput as exc:
+            raise ValueError(str(exc)) from None
+    return run
 
 
 def _refuse_constant(name: str) -> NoReturn:
@@ -61,12 +97,15 @@ def validation_error(exc: ValidationError, where: str) -> InvalidInput:
     """The first problem of a pydantic ValidationError as one line starting with `where`."""
     error = exc.errors()[0]
     loc = tuple(error["loc"])
+    parent = _place(loc[:-1]) if loc else ""
+    at = f"{where}: {parent}" if parent else where
     if error["type"] == "missing":
-        parent = _place(loc[:-1])
-        return InvalidInput(f"{where}{': ' + parent if parent else ''} has no \"{loc[-1]}\" (required).")
+        return InvalidInput(f"{at} has no \"{loc[-1]}\" (required).")
+    shown = json.dumps(error.get("input"), ensure_ascii=False, default=str)[:60]
+    if error["type"] in KINDS and loc:
+        return InvalidInput(f"{at}: \"{loc[-1]}\" must be {KINDS[error['type']]}, not {shown}.")
     message = error["msg"].removeprefix("Value error, ").rstrip(".")
     if error["type"] not in ("value_error", "assertion_error"):  # pydantic's own wording
-        shown = json.dumps(error.get("input"), ensure_ascii=False, default=str)[:60]
         message = f"{message[0].lower()}{message[1:]}, not {shown}"
     place = _place(loc)
     return InvalidInput(f"{where}{': ' + place if place else ''}: {message}.")
