@@ -31,7 +31,7 @@ def common_options(suppress: bool) -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", help="data directory (default ./data or $ANYSTORY_DATA_DIR)", **default)
     parser.add_argument("--json", action="store_true", help="print results as JSON", **default)
     engine = parser.add_argument_group("engine")
-    engine.add_argument("--engine", help="auto, draft, anystory or anystory-tiny (default: $ANYSTORY_ENGINE or auto)", **default)
+    engine.add_argument("--engine", help="auto, draft or anystory (default: $ANYSTORY_ENGINE or auto)", **default)
     engine.add_argument("--flux", help="FLUX.1-dev folder or hub repo id", **default)
     engine.add_argument("--redux", help="FLUX.1-Redux-dev folder or hub repo id", **default)
     engine.add_argument("--anystory", help="anystory_flux.bin file, folder or hub repo id", **default)
