@@ -175,7 +175,7 @@ class Worker:
     def _run(self, job_id: int) -> None:
         control = _JobControl(self, job_id)
         with self.studio.db.read() as session:
-            job = session.get(Render, job_id)
+            job = session.get_one(Render, job_id)
             params, seed, panel_id = dict(job.params), job.seed, job.panel_id
         started = time.perf_counter()
         try:
@@ -220,11 +220,11 @@ class Worker:
         timings["store_ms"] = (time.perf_counter() - begin) * 1e3
         params = {**params, "composed_prompt": built.request.prompt, "subjects": built.subjects}
         with self.studio.db.write() as session:
-            job = session.get(Render, job_id)
+            job = session.get_one(Render, job_id)
             job.status, job.progress, job.finished_at = "done", 1.0, utcnow()
             job.image_hash, job.routing_maps_hash, job.notes = image_hash, maps_hash, "\n".join(notes)
             job.params, job.timings = params, {k: round(v, 1) for k, v in timings.items()}
-            panel = session.get(Panel, job.panel_id)
+            panel = session.get_one(Panel, job.panel_id)
             current = panel.selected_render_id
             if current is None or (params.get("select") and current == params.get("selected_before")):
                 # selecting is not a content edit: the panel's version stays, so an edit the
