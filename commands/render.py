@@ -26,6 +26,11 @@ def make_generator(args: argparse.Namespace):
     return create_generator(engine_config(args))
 
 
+def engine_json(generator) -> dict:
+    """The engine that ran, for --json output: its name, description and memory profile (with why)."""
+    return {"name": generator.name, "describe": generator.describe(), "memory": getattr(generator, "memory", None)}
+
+
 def parse_box(text: str) -> tuple[str, tuple[float, ...]]:
     """'Mia=0,0.1,0.5,1' -> ('Mia', (0.0, 0.1, 0.5, 1.0)); the box is checked by the service."""
     name, sep, numbers = text.partition("=")
@@ -104,7 +109,7 @@ def _finish(args: argparse.Namespace, studio: Studio, generator, jobs: list[Rend
     if not args.no_wait:
         jobs = run_in_foreground(studio, generator, ids, args.json)
     lines = [f"skipped {s}" for s in skipped] + [_describe(j) for j in jobs]
-    emit(args, {"renders": [to_json(j) for j in jobs], "skipped": list(skipped)},
+    emit(args, {"renders": [to_json(j) for j in jobs], "skipped": list(skipped), "engine": engine_json(generator)},
          "\n".join(lines) or "Nothing to render.")
     return 0 if all(j.status in ("done", "queued") for j in jobs) else 1
 

@@ -14,7 +14,7 @@ def _tiny_anystory(config):
     """The AnyStory engine on the tiny random-weight components of ../shared/golden."""
     from engine.anystory import AnyStoryGenerator
 
-    return AnyStoryGenerator.tiny(device=config.device or "cpu")
+    return AnyStoryGenerator.tiny(device=config.device or "cpu", memory=config.memory, offload=config.offload)
 
 
 def pytest_configure(config) -> None:
