@@ -57,6 +57,7 @@ def _box(values: Optional[list[float]]) -> Optional[list[float]]:
 
 
 def _one_of(allowed: tuple[str, ...], what: str):
+    """A validator that accepts only the `allowed` names of `what`."""
     def check(value: str) -> str:
         if value not in allowed:
             raise ValueError(f"unknown {what} {value!r}; use one of {', '.join(allowed)}")
