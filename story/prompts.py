@@ -48,6 +48,28 @@ def find_references(prompt: str, characters: Iterable[CharacterText]) -> list[Ch
     return [c for _, c in sorted(found, key=lambda item: item[0])]
 
 
+ALIAS_LIKE = re.compile(r"(?<![\w-])[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*(?![\w-])")
+"""A word written like an alias: capitals (ROLE-A, CAPTAIN), the way scripts name characters."""
+
+
+def unknown_references(prompt: str, characters: Iterable[CharacterText]) -> list[str]:
+    """Words of the prompt written like an alias (capitals, 3 letters or more, or with a
+    hyphen) that name no character: typos or deleted characters, which the engine would get
+    as plain words."""
+    terms = [t for c in characters for t in (c.alias, c.name) if t]
+    rest = _any_of(terms).sub(" ", prompt) if terms else prompt
+    words = [m.group(0) for m in ALIAS_LIKE.finditer(rest)]
+    return list(dict.fromkeys(w for w in words if len(w) >= 3 or "-" in w))
+
+
+def _any_of(terms: list[str]) -> re.Pattern[str]:
+    """One pattern matching any of `terms` as a whole word, longest first (so "ROLE-AB"
+    is not read as "ROLE-A"); group `t<i>` is the i-th term in that order."""
+    ordered = sorted(terms, key=len, reverse=True)
+    return re.compile("|".join(rf"(?P<t{i}>(?<![\w-]){re.escape(t)}(?![\w-]))" for i, t in enumerate(ordered)),
+                      re.IGNORECASE)
+
+
 def expand_references(prompt: str, characters: Iterable[CharacterText]) -> str:
     """Replace each alias or name with the character's description (longest terms first,
     so "ROLE-AB" is not read as "ROLE-A"); characters without a description keep their name."""
@@ -58,12 +80,9 @@ def expand_references(prompt: str, characters: Iterable[CharacterText]) -> str:
     if not terms:
         return prompt.strip()
     terms.sort(key=lambda item: len(item[0]), reverse=True)
-    # one named group per term: the match says which term it is, whatever case folding
-    # the regex engine applied ("ipek" matches "İpek", whose casefold() is "i̇pek")
-    combined = re.compile(
-        "|".join(rf"(?P<t{i}>(?<![\w-]){re.escape(t)}(?![\w-]))" for i, (t, _) in enumerate(terms)), re.IGNORECASE
-    )
-    return combined.sub(lambda m: terms[int(m.lastgroup[1:])][1], prompt).strip()
+    # the group that matched says which term it is, whatever case folding the regex engine
+    # applied ("ipek" matches "İpek", whose casefold() is "i̇pek", so no casefold lookup)
+    return _any_of([t for t, _ in terms]).sub(lambda m: terms[int(m.lastgroup[1:])][1], prompt).strip()
 
 
 def apply_style(style: str, text: str) -> str:
