@@ -29,7 +29,7 @@ def cluster_config(args: argparse.Namespace) -> ClusterConfig:
 def render_runner(args: argparse.Namespace, studio: Studio, *, cluster: bool = True) -> Iterator[Any]:
     """A Worker with the configured engine, or, with a cluster (and `cluster`), a Dispatcher
     whose actors load that engine; the dispatcher leaves the cluster when done."""
-    from commands.serve import engine_config
+    from commands.config import engine_config
     from engine.registry import create_generator
     from story.worker import Worker
 

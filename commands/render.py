@@ -11,12 +11,13 @@ import sys
 from typing import Optional
 
 from commands.cluster_options import add_cluster_flags, render_runner
-from commands.output import emit, open_studio
+from commands.output import emit, number_arg, open_studio
 from story import panels, queue, renders
 from story.errors import InvalidInput
-from story.models import BALLOON_KINDS
+from story.numbers import whole_number
 from story.studio import Studio
 from story.views import RenderView, to_json
+from story.vocabulary import BALLOON_KINDS
 
 
 def engine_json(generator) -> dict:
@@ -85,8 +86,11 @@ def run_in_foreground(studio: Studio, runner, job_ids: list[int], quiet: bool) -
     with tqdm(total=len(job_ids), unit="panel", file=sys.stderr, disable=quiet or not job_ids,
               bar_format="{l_bar}{bar}| {n:.1f}/{total} [{elapsed}<{remaining}]") as bar:
         done: set[int] = set()
+        ours = set(job_ids)
 
         def advance(render_id: int, fraction: float) -> None:
+            if render_id not in ours:  # the worker also runs other queued jobs of its engine
+                return
             if fraction >= 1.0:
                 done.add(render_id)
             bar.n = len(done) + (0.0 if fraction >= 1.0 else fraction)
@@ -128,8 +132,9 @@ def parse_seed(text: Optional[str]) -> queue.SeedChoice:
     """--seed: a whole number, 'same' (the panel's) or 'new'; None means 'same'."""
     if text is None or text in ("same", "new"):
         return text
-    if text.isdigit():
-        return int(text)
+    number = whole_number(text)
+    if number is not None:
+        return number
     raise InvalidInput(f"--seed wants a whole number, 'same' or 'new'; got {text!r}.")
 
 
@@ -197,38 +202,38 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     p.add_argument("--caption")
     p.add_argument("--box", action="append", metavar="NAME=x0,y0,x1,y1", help="keep a character in a box (fractions)")
     p.add_argument("--say", action="append", metavar="NAME:KIND:TEXT", help=f"a dialogue line; KIND: {', '.join(BALLOON_KINDS)}")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=number_arg)
     p.set_defaults(handler=cmd_add_panel)
 
     p = subparsers.add_parser("render", parents=[common], help="render panels (default: those without a render)")
     p.add_argument("project", help="project name or id")
     which = p.add_mutually_exclusive_group()
-    which.add_argument("--panel", type=int, action="append", metavar="N", help="panel number (repeatable)")
+    which.add_argument("--panel", type=number_arg, action="append", metavar="N", help="panel number (repeatable)")
     which.add_argument("--missing", action="store_true", help="panels without a selected render (default)")
     which.add_argument("--all", action="store_true", help="every panel")
     p.add_argument("--seed", help="a number, 'same' (the panel's, default) or 'new'")
-    p.add_argument("--variants", type=int, default=1, metavar="K", help="K renders with consecutive seeds")
+    p.add_argument("--variants", type=number_arg, default=1, metavar="K", help="K renders with consecutive seeds")
     p.add_argument("--no-wait", action="store_true", help="only queue the jobs (for a running app's worker)")
     add_cluster_flags(p, suppress=True)
     p.set_defaults(handler=cmd_render)
 
     p = subparsers.add_parser("renders", parents=[common], help="a panel's render history (* = selected)")
     p.add_argument("project", help="project name or id")
-    p.add_argument("--panel", type=int, required=True, metavar="N")
+    p.add_argument("--panel", type=number_arg, required=True, metavar="N")
     p.set_defaults(handler=cmd_renders)
 
     p = subparsers.add_parser("select-render", parents=[common], help="choose the render a panel uses")
     p.add_argument("project", help="project name or id")
-    p.add_argument("--panel", type=int, required=True, metavar="N")
-    p.add_argument("render", type=int, help="render id (see `renders`)")
+    p.add_argument("--panel", type=number_arg, required=True, metavar="N")
+    p.add_argument("render", type=number_arg, help="render id (see `renders`)")
     p.set_defaults(handler=cmd_select_render)
 
     p = subparsers.add_parser("retry", parents=[common], help="queue a failed or cancelled render again and run it")
-    p.add_argument("render", type=int)
+    p.add_argument("render", type=number_arg)
     p.add_argument("--no-wait", action="store_true", help="only queue it")
     add_cluster_flags(p, suppress=True)
     p.set_defaults(handler=cmd_retry)
 
     p = subparsers.add_parser("cancel", parents=[common], help="cancel a queued or running render")
-    p.add_argument("render", type=int)
+    p.add_argument("render", type=number_arg)
     p.set_defaults(handler=cmd_cancel)

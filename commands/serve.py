@@ -14,25 +14,38 @@ import gc
 import logging
 import os
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Optional
 
 from commands.cluster_options import cluster_config
-from engine.registry import EngineConfig
-from engine.segment import SegmenterConfig
+from commands.config import engine_config, segmenter_config
+from story.errors import InvalidInput
+from story.maintenance import sweep_leftovers
 from story.studio import Studio
 
 log = logging.getLogger("anystory.serve")
-ENGINE_FLAGS = ("engine", "flux", "redux", "anystory", "device", "dtype", "offload", "memory")
+
+
+def _auth_file_lines(value: str) -> Optional[list[str]]:
+    """The lines of the auth file `value` names, or None when it names no file."""
+    try:
+        if not Path(value).is_file():
+            return None
+        return Path(value).read_text(encoding="utf-8").splitlines()
+    except ValueError as exc:  # a NUL in the value, or a file that is not UTF-8
+        raise ValueError(f"--auth: cannot use {value[:40]!r} as user:password or as a file of them ({exc})") from None
+    except OSError as exc:
+        raise ValueError(f"--auth: cannot read {value[:40]!r}: {exc.strerror or exc}") from None
 
 
 def parse_auth(value: Optional[str]) -> Optional[list[tuple[str, str]]]:
     """`user:password`, or a file of such lines (blank lines and # comments skipped)."""
     if not value:
         return None
-    lines = Path(value).read_text(encoding="utf-8").splitlines() if Path(value).is_file() else [value]
+    lines = _auth_file_lines(value) or [value]
     pairs = []
     for line in lines:
         line = line.strip()
@@ -47,35 +60,15 @@ def parse_auth(value: Optional[str]) -> Optional[list[tuple[str, str]]]:
     return pairs
 
 
-def engine_config(args: argparse.Namespace) -> EngineConfig:
-    """The environment's engine settings overridden by the flags given."""
-    config = EngineConfig.from_env()
-    for name in ENGINE_FLAGS:
-        value = getattr(args, name, None)
-        if value not in (None, False):
-            setattr(config, name, value)
-    return config
-
-
-def segmenter_config(args: argparse.Namespace, device: Optional[str]) -> SegmenterConfig:
-    """The environment's segmenter settings overridden by the flags given."""
-    env = SegmenterConfig.from_env()
-    return SegmenterConfig(
-        backend=getattr(args, "segmenter", None) or env.backend,
-        checkpoint=getattr(args, "sam_checkpoint", None) or env.checkpoint,
-        model_type=getattr(args, "sam_model", None) or env.model_type,
-        device=device or env.device,
-        matting=env.matting,
-    )
-
-
-def keep_gradio_inside(data_dir: Path) -> None:
+def keep_gradio_inside(data_dir: Path, read_only: bool = False) -> None:
     """Gradio's upload and cache folders go inside the data directory (set before importing
-    gradio: it reads them at import time); no usage analytics leave the machine."""
-    os.environ.setdefault("GRADIO_TEMP_DIR", str(data_dir / "cache" / "gradio"))
-    os.environ.setdefault("GRADIO_EXAMPLES_CACHE", str(data_dir / "cache" / "gradio-examples"))
+    gradio: it reads them at import time), or into a fresh temporary folder when the data
+    directory is read-only; no usage analytics leave the machine."""
+    cache = Path(tempfile.mkdtemp(prefix="anystory-gradio-")) if read_only else data_dir / "cache"
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(cache / "gradio"))
+    os.environ.setdefault("GRADIO_EXAMPLES_CACHE", str(cache / "gradio-examples"))
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    sweep_old_uploads(data_dir / "cache" / "gradio")
+    sweep_old_uploads(cache / "gradio")
 
 
 def sweep_old_uploads(folder: Path, min_age_s: float = 3600) -> None:
@@ -163,13 +156,21 @@ def release_gpu_cache() -> None:
 
 def serve(args: argparse.Namespace) -> int:
     """Start the app; returns when the server stops (Ctrl-C)."""
-    auth = parse_auth(args.auth)
+    try:
+        auth = parse_auth(args.auth)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
     if args.share and not auth:
         print("error: --share makes the app public; give --auth user:password (or an auth file) too",
               file=sys.stderr)
         return 2
     studio = Studio.open(getattr(args, "data_dir", None))
-    keep_gradio_inside(studio.root)
+    if not studio.read_only:
+        sweep_leftovers(studio)
+    keep_gradio_inside(studio.root, studio.read_only)
+    if studio.read_only:
+        print(f"note: {studio.root} is read-only: the app opens it read-only (browse and export; "
+              "changes are refused).", flush=True)
     from app.context import ASSETS_DIR, AppContext
     from app.ui import CSS, THEME, build_app
 

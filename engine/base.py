@@ -12,8 +12,7 @@ from typing import Any, Callable, Optional, Protocol, runtime_checkable
 import numpy as np
 from PIL import Image
 
-Box = tuple[float, float, float, float]
-"""A normalised box (x0, y0, x1, y1), each in [0, 1], origin top-left."""
+from engine.box import Box  # noqa: F401  (the box type of SubjectInput; checked by Box.of)
 
 ProgressFn = Callable[[int, int], None]
 """progress(step, total): called as work advances."""

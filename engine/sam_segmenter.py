@@ -16,7 +16,6 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
-from PIL import Image
 from segment_anything import SamPredictor, sam_model_registry
 from segment_anything.modeling import (
     ImageEncoderViT,

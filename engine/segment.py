@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from engine.base import EngineError
+from engine.overlay import overlaid
 from engine.sam_checkpoint import cached_checkpoint
 
 Point = tuple[float, float, bool]
@@ -198,13 +199,8 @@ def create_segmenter(
 ) -> Segmenter:
     """Build the segmenter for these settings (flags); each one left None comes from the
     environment (see `SegmenterConfig.from_env`), else its default (auto, vit_b)."""
-    env = SegmenterConfig.from_env()
-    config = SegmenterConfig(
-        backend=backend or env.backend,
-        checkpoint=checkpoint or env.checkpoint,
-        model_type=model_type or env.model_type,
-        device=device or env.device,
-    )
+    config = overlaid(SegmenterConfig.from_env(), backend=backend or None, checkpoint=checkpoint or None,
+                      model_type=model_type or None, device=device or None)
     return create_segmenter_from_config(config)
 
 

@@ -1,7 +1,7 @@
 """The content-addressed asset store and image ingest.
 
 Every image is a file named by the sha256 of its bytes under `assets/<2 hex>/<hash>.png`,
-written atomically (temporary file, fsync, rename) before any database row that points to
+written atomically (story/atomic.py) before any database row that points to
 it commits. The database is the index: `gc` removes files that no row references.
 """
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Iterable
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from story.atomic import PART_GLOB, write_bytes_atomically
 from story.errors import InvalidInput
 
 ALLOWED_FORMATS = {"PNG", "JPEG", "WEBP"}
@@ -26,21 +26,6 @@ MAX_PIXELS = 8192 * 8192
 small file that declares a huge canvas is refused from its header, before any decoding."""
 HASH_LENGTH = 64
 GC_GRACE_S = 600.0
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that readers see the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def png_bytes(image: Image.Image, compress_level: int = 6) -> bytes:
@@ -125,7 +110,7 @@ class AssetStore:
         digest = hashlib.sha256(data).hexdigest()
         target = self.path(digest)
         if not self._refresh(target):
-            atomic_write(target, data)
+            write_bytes_atomically(target, data)
         return digest
 
     @staticmethod
@@ -174,7 +159,7 @@ class AssetStore:
             if path.stat().st_mtime <= cutoff:
                 path.unlink(missing_ok=True)
                 removed.append(digest)
-        for tmp in self.root.glob("??/.*.tmp"):
+        for tmp in self.root.glob(f"??/{PART_GLOB}"):
             if tmp.stat().st_mtime <= cutoff:
                 tmp.unlink(missing_ok=True)
         return removed

@@ -221,10 +221,10 @@ class Dispatcher:
 
     def _send(self, slot: _Slot, job_id: int, retry: bool, avoid: Optional[int]) -> Optional[_Flight]:
         """Build the job's request and send it to `slot`; None when it failed or must wait."""
-        params, seed = job_snapshot(self.studio, job_id)
+        params, seed, panel_id = job_snapshot(self.studio, job_id)
         known = _KnownEncodings(self.cache)
         try:
-            built = build_request(self.studio, known, params, seed)
+            built = build_request(self.studio, known, params, seed, panel_id)
         except StudioError as exc:
             end_job(self.studio, job_id, "failed", str(exc))
             return None

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from engine.base import Generator, SubjectEncoding
 from story import models
-from story.assets import atomic_write
+from story.atomic import write_bytes_atomically
 from story.studio import Studio
 
 MEMORY_ITEMS = 16
@@ -152,7 +152,7 @@ class EncodingCache:
         self._remember(key, encoding)
         data = _encode_file(encoding)
         name = _file_name(key)
-        atomic_write(self.folder / name, data)
+        write_bytes_atomically(self.folder / name, data)
         try:
             stale = self._index(key, name, hashlib.sha256(data).hexdigest())
         except IntegrityError:  # the character was deleted meanwhile: use it, do not index it

@@ -57,10 +57,12 @@ def pid_alive(pid: int) -> bool:
 
 
 def _worker_gone(row: Render, now: datetime, stale_after_s: float) -> bool:
-    if row.worker_host == HOST and row.worker_pid is not None and not pid_alive(row.worker_pid):
+    """No process works on this running job: none claimed it, its pid is dead on this host,
+    or its last sign of life is stale (or from a future no clock should be in)."""
+    if row.worker_host is None or (row.worker_host == HOST and row.worker_pid is not None and not pid_alive(row.worker_pid)):
         return True
     last_sign = row.heartbeat_at or row.started_at or row.created_at
-    return now - last_sign > timedelta(seconds=stale_after_s)
+    return abs(now - last_sign) > timedelta(seconds=stale_after_s)
 
 
 def recover_interrupted(studio: Studio, *, stale_after_s: float = STALE_AFTER_S) -> list[int]:
@@ -94,11 +96,11 @@ def claim_next(studio: Studio, engine: str, fingerprint: str, *, only: Optional[
         return job_id if claimed == 1 else None
 
 
-def job_snapshot(studio: Studio, job_id: int) -> tuple[dict[str, Any], int]:
-    """The (params, seed) a claimed job renders."""
+def job_snapshot(studio: Studio, job_id: int) -> tuple[dict[str, Any], int, int]:
+    """The (params, seed, panel id) a claimed job renders."""
     with studio.db.read() as session:
-        job = session.get(Render, job_id)
-        return dict(job.params), job.seed
+        job = session.get_one(Render, job_id)
+        return dict(job.params), job.seed, job.panel_id
 
 
 def end_job(studio: Studio, job_id: int, status: str, error: Optional[str] = None) -> None:
@@ -153,11 +155,11 @@ def commit_result(studio: Studio, job_id: int, params: dict[str, Any], finished:
     timings = {**finished.timings, "store_ms": (time.perf_counter() - begin) * 1e3}
     params = {**params, "composed_prompt": built.request.prompt, "subjects": built.subjects}
     with studio.db.write() as session:
-        job = session.get(Render, job_id)
+        job = session.get_one(Render, job_id)
         job.status, job.progress, job.finished_at = "done", 1.0, utcnow()
         job.image_hash, job.routing_maps_hash, job.notes = image_hash, maps_hash, "\n".join(notes)
         job.params, job.timings = params, {k: round(v, 1) for k, v in timings.items()}
-        panel = session.get(Panel, job.panel_id)
+        panel = session.get_one(Panel, job.panel_id)
         current = panel.selected_render_id
         if current is None or (params.get("select") and current == params.get("selected_before")):
             # selecting is not a content edit: the panel's version stays, so an edit the

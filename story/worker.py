@@ -64,7 +64,7 @@ class Worker:
         self.stopping = False
         self._wake = threading.Event()
         self._thread: Optional[threading.Thread] = None
-        self.recovered = recover_interrupted(studio)
+        recover_interrupted(studio)
 
     def claim(self) -> Optional[int]:
         """Take the oldest queued job of this engine (atomically); None when there is none."""
@@ -81,10 +81,10 @@ class Worker:
 
     def _run(self, job_id: int) -> None:
         control = _JobControl(self, job_id)
-        params, seed = job_snapshot(self.studio, job_id)
+        params, seed, panel_id = job_snapshot(self.studio, job_id)
         started = time.perf_counter()
         try:
-            built = build_request(self.studio, self.cache, params, seed)
+            built = build_request(self.studio, self.cache, params, seed, panel_id)
             encoded = time.perf_counter()
             result = self.generator.render(built.request, control.progress, control.cancel)
             rendered = time.perf_counter()

@@ -54,7 +54,7 @@ def test_worker_killed_mid_render_leaves_an_interrupted_job_that_retries(studio,
 
     restarted = Studio.open(tmp_path / "data")
     generator = SlowGenerator(delay_s=0.0)
-    assert Worker(restarted, generator).recovered == [job.id]
+    assert recover_interrupted(restarted) == [job.id]  # what a new Worker does first
     failed = queue.jobs(restarted, [job.id])[0]
     assert (failed.status, failed.error) == ("failed", "interrupted")
     again = queue.retry(restarted, job.id)

@@ -100,7 +100,6 @@ class AnyStoryGenerator:
     def encode_subject(self, image: Image.Image, mask: Image.Image) -> SubjectEncoding:
         """Deterministic encoding of one character version (cache it; it is reused per panel)."""
         _check_subject(image, mask)
-        c = self.components
         # default CPU threads here: oneDNN picks other convolution kernels single-threaded, which
         # moves the reference latents by ~3e-4 from the published encoder's
         with self._lock, torch.no_grad():

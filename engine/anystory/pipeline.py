@@ -20,6 +20,7 @@ from diffusers.pipelines.flux.pipeline_flux import calculate_shift, retrieve_tim
 from diffusers.utils.torch_utils import randn_tensor
 
 from engine.base import CancelFn, EngineError, ProgressFn, check_cancel
+from engine.box import Box
 from engine.anystory.attention import ReferenceCache, reference_cache
 from engine.anystory.params import AnyStorySettings, StepPlan
 from engine.anystory.routing import box_groups
@@ -54,10 +55,10 @@ def box_allow(boxes: list[Optional[tuple[float, float, float, float]]], height: 
     for j, box in enumerate(boxes):
         if box is None:
             continue
-        x0, y0, x1, y1 = box
-        if not (0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1):
-            raise EngineError(f"a character box must be (x0, y0, x1, y1) with 0 <= x0 < x1 <= 1 and "
-                              f"0 <= y0 < y1 <= 1, not {box}")
+        try:
+            x0, y0, x1, y1 = Box.of(box)
+        except ValueError as exc:
+            raise EngineError(f"a character box: {exc}") from None
         inside = ((ys >= y0) & (ys < y1))[:, None] & ((xs >= x0) & (xs < x1))[None, :]
         if not inside.any():
             inside[min(int((y0 + y1) / 2 * rows), rows - 1), min(int((x0 + x1) / 2 * cols), cols - 1)] = True
