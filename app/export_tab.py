@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -104,15 +103,21 @@ def export_file(ctx: AppContext, project_id: int, kind: str, choices: Choices) -
         return ExportReport(bundle_file(ctx, project_id), 0)
     settings = page_settings(ctx, project_id, choices, print_ready=kind == "print")
     fmt = KINDS[kind][2]
-    if fmt not in ("png", "webtoon"):
-        return export_project(ctx.studio, project_id, fmt, out, settings, force=True, print_ready=kind == "print")
-    folder = Path(tempfile.mkdtemp(prefix=f".{kind}-", dir=stem.parent))
-    try:
-        report = export_project(ctx.studio, project_id, fmt, folder, settings, force=True)
-        report.path = zip_files(report.files, out)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    return report
+    if fmt in ("png", "webtoon"):   # one zip, written atomically, for a single download
+        return page_zip(ctx, project_id, fmt, settings, out)
+    return export_project(ctx.studio, project_id, fmt, out, settings, force=True, print_ready=kind == "print")
+
+
+def page_zip(ctx: AppContext, project_id: int, fmt: str, settings: Any, out: Path) -> Any:
+    """PNG pages or webtoon strips as one zip in exports/."""
+    from story.export.from_project import comic_document
+    from story.export.png import export_png_zip
+    from story.export.webtoon import export_webtoon_zip
+
+    document = comic_document(ctx.studio, project_id)
+    if fmt == "png":
+        return export_png_zip(document, settings, out, force=True)
+    return export_webtoon_zip(document, settings, out, force=True)
 
 
 @dataclass
@@ -216,16 +221,3 @@ def bundle_file(ctx: AppContext, project_id: int) -> Path:
     from story.bundle import export_bundle
 
     return export_bundle(ctx.studio, project_id, file_stem(ctx, project_id).with_suffix(".bundle.zip"), force=True)
-
-
-def zip_files(paths: list[Path], out: Path) -> Path:
-    """The files in one zip, for a single download; written to a temporary name and moved
-    into place in one step, so a kill never leaves a truncated zip where the app serves it."""
-    from story.export.output import atomic_write
-
-    def write(tmp: Path) -> None:
-        with zipfile.ZipFile(tmp, "w") as archive:
-            for path in paths:
-                archive.write(path, Path(path).name, zipfile.ZIP_STORED)
-
-    return atomic_write(out, write, force=True)

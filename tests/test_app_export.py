@@ -90,7 +90,7 @@ def test_bad_bleed_and_no_project_are_refused(tab, project):
 def test_png_zip_is_written_atomically(tab, project, monkeypatch):
     first = tab.export("png", project.id, *CHOICES, None)[tab.files][0]
     before = open(first, "rb").read()
-    real_write = zipfile.ZipFile.write
+    real_write = zipfile.ZipFile.writestr
     calls = []
 
     def dying_write(self, *args, **kwargs):   # the process dies after the first page is in the zip
@@ -100,7 +100,7 @@ def test_png_zip_is_written_atomically(tab, project, monkeypatch):
             raise KeyboardInterrupt("killed")
         return real_write(self, *args, **kwargs)
 
-    monkeypatch.setattr(zipfile.ZipFile, "write", dying_write)
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", dying_write)
     with pytest.raises(KeyboardInterrupt):
         tab.export("png", project.id, *CHOICES, None)
     assert open(first, "rb").read() == before, "the previous zip is intact"

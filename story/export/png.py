@@ -1,9 +1,12 @@
 """PNG pages drawn with Pillow from the same page scenes as the PDF."""
 from __future__ import annotations
 
+import io
 import math
 import re
+import zipfile
 from pathlib import Path
+from typing import Callable
 
 from PIL import Image, ImageDraw
 
@@ -11,7 +14,7 @@ from story.export.compose import ImageOp, PageScene, compose
 from story.export.document import ComicDocument, PageSettings
 from engine.fonts import draw_run
 from story.export.shapes import Shape, TextLine
-from story.export.output import ExportReport, write_folder
+from story.export.output import ExportReport, atomic_write, write_folder
 
 SUPERSAMPLE = 4                 # curved outlines are drawn this much larger, then reduced (anti-aliasing)
 PAGE_NAME = re.compile(r"page-\d{3,}\.png")
@@ -37,6 +40,30 @@ def export_png(document: ComicDocument, settings: PageSettings, out_dir: Path | 
     paths = write_folder(out_dir, page_file_names(scenes), PAGE_NAME,
                          lambda number, tmp: render_page(scenes[number], dpi).save(tmp, "PNG", dpi=(dpi, dpi)), force)
     return ExportReport(out_dir, len(scenes), warnings, paths)
+
+
+def export_png_zip(document: ComicDocument, settings: PageSettings, out_path: Path | str, dpi: int = 150,
+                   force: bool = False) -> ExportReport:
+    """The PNG pages in one zip (page-NNN.png), written atomically: a single download."""
+    check_dpi(dpi)
+    scenes, warnings = compose(document, settings)
+    pages = [(name, lambda scene=scene: render_page(scene, dpi)) for scene, name in zip(scenes, page_file_names(scenes))]
+    path = zip_images(Path(out_path), pages, dpi, force)
+    return ExportReport(path, len(scenes), warnings, [path])
+
+
+def zip_images(out_path: Path, images: list[tuple[str, Callable[[], Image.Image]]], dpi: int | None,
+               force: bool) -> Path:
+    """A zip of PNGs drawn one at a time (name, draw), moved into place only once complete,
+    so a kill never leaves a truncated zip where the app serves it."""
+    def write(tmp: Path) -> None:
+        with zipfile.ZipFile(tmp, "w") as archive:
+            for name, draw in images:
+                buffer = io.BytesIO()
+                draw().save(buffer, "PNG", **({"dpi": (dpi, dpi)} if dpi else {}))
+                archive.writestr(name, buffer.getvalue(), compress_type=zipfile.ZIP_STORED)
+
+    return atomic_write(out_path, write, force)
 
 
 def render_page(scene: PageScene, dpi: int) -> Image.Image:

@@ -15,7 +15,7 @@ from PIL import Image
 from story.export.compose import compose_strip
 from story.export.document import ComicDocument, PageSettings
 from story.export.output import ExportReport, write_folder
-from story.export.png import render_page
+from story.export.png import render_page, zip_images
 
 STRIP_WIDTH_PX, SLICE_HEIGHT_PX = 800, 1280
 STRIP_WIDTH_PT = 360.0        # the strip's width as lettered: 5 inches, so text reads like print on a phone
@@ -25,14 +25,27 @@ SLICE_NAME = re.compile(r"strip-\d{3,}\.png")
 def export_webtoon(document: ComicDocument, settings: PageSettings, out_dir: Path | str, dpi: int = 0,
                    force: bool = False) -> ExportReport:
     """Write the strip's slices into out_dir (dpi is ignored: the width is fixed at 800 px)."""
-    scenes, warnings = compose_strip(document, settings, STRIP_WIDTH_PT)
-    scale_dpi = STRIP_WIDTH_PX / STRIP_WIDTH_PT * 72
-    panels = [_exact_width(render_page(scene, scale_dpi)) for scene in scenes]
-    slices = list(slice_strip(panels))
+    slices, warnings = strip_slices(document, settings)
     out_dir = Path(out_dir)
     names = [f"strip-{number:03d}.png" for number in range(1, len(slices) + 1)]
     paths = write_folder(out_dir, names, SLICE_NAME, lambda number, tmp: slices[number].save(tmp, "PNG"), force)
     return ExportReport(out_dir, len(paths), warnings, paths)
+
+
+def export_webtoon_zip(document: ComicDocument, settings: PageSettings, out_path: Path | str,
+                       force: bool = False) -> ExportReport:
+    """The slices in one zip (strip-NNN.png), written atomically: a single download."""
+    slices, warnings = strip_slices(document, settings)
+    images = [(f"strip-{number:03d}.png", lambda image=image: image) for number, image in enumerate(slices, start=1)]
+    path = zip_images(Path(out_path), images, None, force)
+    return ExportReport(path, len(slices), warnings, [path])
+
+
+def strip_slices(document: ComicDocument, settings: PageSettings) -> tuple[list[Image.Image], list[str]]:
+    """The lettered strip cut into slices, and the warnings met."""
+    scenes, warnings = compose_strip(document, settings, STRIP_WIDTH_PT)
+    scale_dpi = STRIP_WIDTH_PX / STRIP_WIDTH_PT * 72
+    return list(slice_strip([_exact_width(render_page(scene, scale_dpi)) for scene in scenes])), warnings
 
 
 def _exact_width(image: Image.Image) -> Image.Image:
