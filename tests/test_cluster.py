@@ -23,14 +23,14 @@ from commands.serve import restart_worker, start_worker
 from engine.draft import DraftGenerator
 from engine.registry import EngineConfig, create_generator
 from story import models, panels, projects, queue, renders
-from story.cluster import ClusterConfig, connect, disconnect, engine_factory
+from story.cluster import ClusterConfig, connect, disconnect
 from story.dispatcher import Dispatcher
 from story.studio import Studio
 from story.worker import Worker
 from tests.anystory_helpers import tiny_generator  # noqa: F401 (fixture)
 from tests.conftest import REPO
 from tests.draft_helpers import BLUE, RED
-from tests.queue_helpers import SlowGenerator, add_pictured_character
+from tests.queue_helpers import SlowGenerator, add_pictured_character, tiny_anystory_engine
 
 LOCAL = ClusterConfig("local", 2)
 
@@ -108,9 +108,10 @@ def test_settings_say_how_to_start_a_cluster_or_why_it_failed(studio):
 
 
 def test_tiny_anystory_story_on_two_actors_equals_in_process_renders(studio, tmp_path, tiny_generator):
-    tiny = EngineConfig(engine="anystory-tiny")
+    # the actors build the tiny engine themselves: the "anystory-tiny" name is registered only
+    # in the test process (tests/conftest.py), not in Ray's worker processes
     story = {"size": (64, 64), "steps": 3}
-    project_id, dispatcher = render_on_cluster(studio, lambda gpu: engine_factory(tiny, gpu), **story)
+    project_id, dispatcher = render_on_cluster(studio, lambda gpu: tiny_anystory_engine, **story)
     with dispatcher:
         view = dispatcher.status()
     cluster = rendered_hashes(studio, project_id)
