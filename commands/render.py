@@ -10,6 +10,7 @@ import sys
 from dataclasses import fields
 from typing import Optional
 
+from commands import quality
 from commands.output import emit, open_studio
 from story import panels, queue, renders
 from story.errors import InvalidInput
@@ -76,6 +77,8 @@ def _describe(job: RenderView) -> str:
         text += f"  error: {job.error}"
     if job.notes:
         text += "  note: " + " ".join(job.notes.splitlines())
+    if quality.describe(job):
+        text += "  " + quality.describe(job)
     return text
 
 
@@ -104,8 +107,9 @@ def _finish(args: argparse.Namespace, studio: Studio, generator, jobs: list[Rend
     ids = [j.id for j in jobs]
     if not args.no_wait:
         jobs = run_in_foreground(studio, generator, ids, args.json)
-    lines = [f"skipped {s}" for s in skipped] + [_describe(j) for j in jobs]
-    emit(args, {"renders": [to_json(j) for j in jobs], "skipped": list(skipped)},
+    best, best_lines = quality.keep_best(args, studio, jobs)
+    lines = [f"skipped {s}" for s in skipped] + [_describe(j) for j in jobs] + best_lines
+    emit(args, {"renders": [to_json(j) for j in jobs], "skipped": list(skipped), **best},
          "\n".join(lines) or "Nothing to render.")
     return 0 if all(j.status in ("done", "queued") for j in jobs) else 1
 
@@ -120,9 +124,12 @@ def parse_seed(text: Optional[str]) -> queue.SeedChoice:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    quality.check_options(args)
     studio = open_studio(args)
     generator = make_generator(args)
     seed = parse_seed(args.seed)
+    if args.region:
+        return _finish(args, studio, generator, [quality.region_job(args, studio, generator.name, seed)])
     if args.panel:
         jobs = [job for number in args.panel
                 for job in queue.enqueue(studio, panels.panel_id_at(studio, args.project, number),
@@ -192,6 +199,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     p.add_argument("--seed", help="a number, 'same' (the panel's, default) or 'new'")
     p.add_argument("--variants", type=int, default=1, metavar="K", help="K renders with consecutive seeds")
     p.add_argument("--no-wait", action="store_true", help="only queue the jobs (for a running app's worker)")
+    quality.add_options(p)
     p.set_defaults(handler=cmd_render)
 
     p = subparsers.add_parser("renders", parents=[common], help="a panel's render history (* = selected)")

@@ -17,6 +17,7 @@ from typing import Any, Optional
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
+from story.bundle_quality import check_parents, link_parents, parse_fields, render_fields
 from story.characters import clean_alias
 from story.errors import InvalidInput
 from story.jsonfields import as_object, get, get_list, get_time
@@ -31,7 +32,7 @@ FORMAT = "anystory-studio-bundle"
 VERSION = 1
 HASH = re.compile(r"[0-9a-f]{64}")
 IMAGE_FIELDS = ("image_hash", "mask_hash", "subject_hash", "subject_mask_hash")
-RENDER_HASH_FIELDS = ("image_hash", "routing_maps_hash")
+RENDER_HASH_FIELDS = ("image_hash", "routing_maps_hash", "region_hash", "latents_hash")
 
 
 def _iso(value: Optional[datetime]) -> Optional[str]:
@@ -53,8 +54,8 @@ def _load(session: Session, project_id: int) -> Project:
 def _render_doc(render: Render) -> dict[str, Any]:
     return {
         "status": render.status, "engine": render.engine, "fingerprint": render.fingerprint,
-        "params": render.params, "seed": render.seed, "image_hash": render.image_hash,
-        "routing_maps_hash": render.routing_maps_hash, "progress": render.progress,
+        "params": render.params, "seed": render.seed,
+        **{f: getattr(render, f) for f in RENDER_HASH_FIELDS}, "progress": render.progress,
         "error": render.error, "notes": render.notes, "timings": render.timings,
         "cancel_requested": render.cancel_requested,
         "created_at": _iso(render.created_at), "started_at": _iso(render.started_at),
@@ -77,7 +78,7 @@ def _panel_doc(panel: Panel, index_of: dict[int, int]) -> dict[str, Any]:
              "position": b.position, "kind": b.kind, "text": b.text}
             for b in panel.balloons
         ],
-        "renders": [_render_doc(r) for r in panel.renders],
+        "renders": [{**_render_doc(r), **render_fields(r, render_ids)} for r in panel.renders],
         "selected_render": render_ids.index(panel.selected_render_id)
         if panel.selected_render_id in render_ids else None,
     }
@@ -177,6 +178,7 @@ def _parse_render(obj: Any, where: str) -> dict[str, Any]:
         "created_at": get_time(obj, "created_at", where),
         "started_at": get_time(obj, "started_at", where, required=False),
         "finished_at": get_time(obj, "finished_at", where, required=False),
+        **parse_fields(obj, where),
     }
 
 
@@ -210,6 +212,7 @@ def _parse_panel(obj: Any, where: str, n_characters: int) -> dict[str, Any]:
         balloons.append({"speaker": _character_index(b, "speaker", at, n_characters, required=False),
                          "position": get(b, "position", int, at, i), "kind": kind, "text": get(b, "text", str, at)})
     renders = [_parse_render(r, f"{where}.renders[{i}]") for i, r in enumerate(get(obj, "renders", list, where, []))]
+    check_parents(renders, where)
     selected = get(obj, "selected_render", int, where, None)
     if selected is not None and not 0 <= selected < len(renders):
         raise InvalidInput(f"{where}: \"selected_render\" {selected} is not one of its {len(renders)} render(s).")
@@ -266,21 +269,26 @@ def insert_document(session: Session, parsed: dict[str, Any]) -> int:
         characters.append(Character(project_id=project.id, images=images, **spec))
     session.add_all(characters)
     session.flush()
-    selections = []
+    selections, parents, panel_rows = [], [], []
     for spec in parsed["panels"]:
         spec = dict(spec)
         members, balloons, selected = spec.pop("characters"), spec.pop("balloons"), spec.pop("selected_render")
+        render_specs = [dict(r) for r in spec.pop("renders")]
+        parents.append([r.pop("parent_render") for r in render_specs])
         panel = Panel(
-            project_id=project.id, renders=[Render(**r) for r in spec.pop("renders")], **spec,
+            project_id=project.id, renders=[Render(**r) for r in render_specs], **spec,
             characters=[PanelCharacter(character_id=characters[m["character"]].id, position=m["position"], box=m["box"])
                         for m in members],
             balloons=[Balloon(speaker_id=None if b["speaker"] is None else characters[b["speaker"]].id,
                               position=b["position"], kind=b["kind"], text=b["text"]) for b in balloons],
         )
         session.add(panel)
+        panel_rows.append(panel)
         if selected is not None:
             selections.append((panel, selected))
     session.flush()
+    for panel, panel_parents in zip(panel_rows, parents):
+        link_parents(panel.renders, panel_parents)
     for panel, selected in selections:  # explicit updated_at: keep the bundle's time
         session.execute(update(Panel).where(Panel.id == panel.id).values(
             selected_render_id=panel.renders[selected].id, updated_at=panel.updated_at))

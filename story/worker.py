@@ -28,6 +28,7 @@ from story import queue
 from story.encodings import EncodingCache
 from story.errors import StudioError
 from story.models import Panel, Render, utcnow
+from story.quality_job import render_job, result_columns
 from story.render_request import BuiltRequest, build_request
 from story.routing_maps import maps_image
 from story.studio import Studio
@@ -179,7 +180,7 @@ class Worker:
         try:
             built = build_request(self.studio, self.cache, params, seed)
             encoded = time.perf_counter()
-            result = self.generator.render(built.request, control.progress, control.cancel)
+            result = render_job(self.studio, self.generator, job_id, built, control.progress, control.cancel)
             rendered = time.perf_counter()
             timings = {"encode_ms": (encoded - started) * 1e3, "render_ms": (rendered - encoded) * 1e3}
             self._store(job_id, params, built, result, timings)
@@ -215,6 +216,7 @@ class Worker:
                 maps_hash = self.studio.assets.put_image(maps_image(result.routing_maps, result.image.size), RENDER_PNG_LEVEL)
             except ValueError as exc:
                 notes.append(f"The routing maps were not kept: {exc}.")
+        quality = result_columns(self.studio, result, timings)
         timings["store_ms"] = (time.perf_counter() - begin) * 1e3
         params = {**params, "composed_prompt": built.request.prompt, "subjects": built.subjects}
         with self.studio.db.write() as session:
@@ -222,6 +224,7 @@ class Worker:
             job.status, job.progress, job.finished_at = "done", 1.0, utcnow()
             job.image_hash, job.routing_maps_hash, job.notes = image_hash, maps_hash, "\n".join(notes)
             job.params, job.timings = params, {k: round(v, 1) for k, v in timings.items()}
+            job.likeness, job.latents_hash = quality["likeness"], quality["latents_hash"]
             panel = session.get(Panel, job.panel_id)
             current = panel.selected_render_id
             if current is None or (params.get("select") and current == params.get("selected_before")):

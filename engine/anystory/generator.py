@@ -17,7 +17,7 @@ from engine.base import CancelFn, EngineError, PanelRequest, ProgressFn, RenderR
 from engine.anystory.encoder import SubjectEncoder
 from engine.anystory.loading import TINY_COMPONENTS, Components, load_golden_layout, load_real
 from engine.anystory.params import describe_params, plan_steps, resolve_params
-from engine.anystory.pipeline import (Prompt, RoutingAverage, Subjects, box_allow, decode, denoise, image_ids,
+from engine.anystory.pipeline import (LatentBlend, Prompt, RoutingAverage, Subjects, box_allow, decode, denoise, image_ids,
                                       initial_latents, stack_subjects, to_image)
 from engine.anystory.transformer import StreamTransformer
 
@@ -88,7 +88,9 @@ class AnyStoryGenerator:
         return SubjectEncoding(self.fingerprint, arrays, {"backend": self.label, "ref_size": str(self.ref_size)})
 
     def render(self, request: PanelRequest, progress: Optional[ProgressFn] = None,
-               cancel: Optional[CancelFn] = None) -> RenderResult:
+               cancel: Optional[CancelFn] = None, blend: Optional[LatentBlend] = None) -> RenderResult:
+        """Render one panel; `blend` rewrites the latents after each step (region redo).
+        The result keeps its final packed latents (float32) so a region can be redone later."""
         started = time.perf_counter()
         _check_request(request)
         settings = resolve_params(request.params, len(request.subjects))
@@ -97,7 +99,8 @@ class AnyStoryGenerator:
         with self._computing():
             subjects = self.subjects_for(request)
             prompt = self.encode_prompt(request.prompt)
-            latents = self.generate(prompt, request, settings, subjects, progress, cancel, on_routing=routing)
+            latents = self.generate(prompt, request, settings, subjects, progress, cancel, on_routing=routing,
+                                    blend=blend)
             image = self.decode(latents, request.height, request.width)
         info = {"settings": settings, "seed": request.seed, "steps": request.steps,
                 "seconds": round(time.perf_counter() - started, 3), "engine": self.describe()}
@@ -106,7 +109,7 @@ class AnyStoryGenerator:
             maps = routing.images(request.height, request.width, None if subjects.allow is None else subjects.allow[0])
             if maps is None:
                 info["routing_maps"] = "none: the router was off and no character had a box"
-        return RenderResult(to_image(image), maps, info)
+        return RenderResult(to_image(image), maps, info, latents=latents.float().cpu().numpy())
 
     @contextmanager
     def _computing(self) -> Iterator[None]:
@@ -131,7 +134,8 @@ class AnyStoryGenerator:
     def generate(self, prompt: Prompt, request: PanelRequest, settings: dict[str, Any],
                  subjects: Optional[Subjects], progress: Optional[ProgressFn] = None,
                  cancel: Optional[CancelFn] = None, latents: Optional[torch.Tensor] = None,
-                 on_step: Optional[Callable] = None, on_routing: Optional[Callable] = None) -> torch.Tensor:
+                 on_step: Optional[Callable] = None, on_routing: Optional[Callable] = None,
+                 blend: Optional[LatentBlend] = None) -> torch.Tensor:
         """Denoise from `latents` (default: noise from request.seed); returns packed latents."""
         c = self.components
         pipe = c.pipe
@@ -141,7 +145,7 @@ class AnyStoryGenerator:
         plans = plan_steps(request.steps, settings, 0 if subjects is None else subjects.count)
         with c.on_device(pipe.transformer, *c.loras.values()):
             return denoise(self.model, pipe.scheduler.config, latents, ids, prompt, request.guidance, plans,
-                           subjects, settings, progress, cancel, on_step, on_routing)
+                           subjects, settings, progress, cancel, on_step, on_routing, blend)
 
     def decode(self, latents: torch.Tensor, height: int, width: int) -> np.ndarray:
         """Packed latents -> (height, width, 3) float image in [0, 1]."""

@@ -24,6 +24,9 @@ from engine.anystory.params import StepPlan
 from engine.anystory.transformer import RoutingHook, StepInputs, StreamTransformer
 
 StepHook = Callable[[int, torch.Tensor], None]
+LatentBlend = Callable[[int, float, torch.Tensor], torch.Tensor]
+"""blend(step, sigma, latents) -> latents: rewrites the latents after a step, at noise level
+sigma (region redo, engine/anystory/region.py, keeps what lies outside the region)."""
 
 
 @dataclass
@@ -125,8 +128,8 @@ def _step_inputs(plan: StepPlan, subjects: Optional[Subjects], settings: dict[st
 def denoise(model: StreamTransformer, scheduler_config: dict, latents: torch.Tensor, ids: torch.Tensor,
             prompt: Prompt, guidance: float, plans: list[StepPlan], subjects: Optional[Subjects],
             settings: dict[str, Any], progress: Optional[ProgressFn] = None, cancel: Optional[CancelFn] = None,
-            on_step: Optional[StepHook] = None, on_routing: Optional[Callable[[int, int, torch.Tensor], None]] = None
-            ) -> torch.Tensor:
+            on_step: Optional[StepHook] = None, on_routing: Optional[Callable[[int, int, torch.Tensor], None]] = None,
+            blend: Optional[LatentBlend] = None) -> torch.Tensor:
     """Run all steps from `latents`; checks `cancel` before and reports `progress` after each."""
     device = latents.device
     scheduler = FlowMatchEulerDiscreteScheduler.from_config(scheduler_config)
@@ -144,6 +147,8 @@ def denoise(model: StreamTransformer, scheduler_config: dict, latents: torch.Ten
         timestep = t.expand(latents.shape[0]).to(latents.dtype) / 1000
         noise = model(latents, timestep, guide, prompt.pooled, prompt.embeds, prompt.ids, ids, step)
         latents = scheduler.step(noise, t, latents, return_dict=False)[0]
+        if blend is not None:
+            latents = blend(i, float(scheduler.sigmas[i + 1]), latents)
         if on_step is not None:
             on_step(i, latents)
         if progress is not None:
