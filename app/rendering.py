@@ -55,13 +55,17 @@ def report(finished: Optional[list[RenderView]]) -> None:
         gr.Info(f"{len(cancelled)} render(s) cancelled.")
 
 
-def render_panel(ctx: AppContext, view: PanelView, seed: Any, variants: int, progress: gr.Progress) -> None:
-    """Queue `variants` renders of a panel (seed "same" or "new") and wait for them."""
+def render_panel(ctx: AppContext, view: PanelView, seed: Any, variants: int,
+                 progress: gr.Progress) -> Optional[list[RenderView]]:
+    """Queue `variants` renders of a panel (seed "same" or "new") and wait for them; return
+    them finished (None while the engine is still loading)."""
     check_engine(ctx)
     jobs = queue.enqueue(ctx.studio, view.id, engine=ctx.engine_name(), seed=seed, variants=variants,
                          settings=JOB_SETTINGS)
     what = f"Panel {view.number}" + (f", {variants} variants" if variants > 1 else "")
-    report(follow(ctx, jobs, progress, what))
+    finished = follow(ctx, jobs, progress, what)
+    report(finished)
+    return finished
 
 
 def render_missing(ctx: AppContext, project_id: int, progress: gr.Progress) -> None:

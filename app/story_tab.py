@@ -13,7 +13,7 @@ from app.engine_settings import EngineSettings
 from app.overlay import boxes_overlay, panel_canvas
 from app.panel_form import MAX_BALLOONS, NARRATOR, SIZES, PanelForm, parse_size
 from app.routing_view import routing_view
-from app import engine_controls, rendering
+from app import engine_controls, quality_ui, rendering
 from story import panels, projects, renders
 from story.errors import InvalidInput
 from story.models import BALLOON_KINDS
@@ -48,7 +48,8 @@ def history_items(ctx: AppContext, view: PanelView) -> tuple[list[tuple[str, str
     for r in done:
         took = f" · {r.duration_s:.1f} s" if r.duration_s is not None else ""
         star = "★ in story · " if r.id == view.selected_render_id else ""
-        items.append((asset_file(ctx.studio, r.image_hash), f"{star}#{r.id} · seed {r.seed} · {r.engine}{took}"))
+        items.append((asset_file(ctx.studio, r.image_hash),
+                      f"{star}#{r.id} · seed {r.seed} · {r.engine}{took}{quality_ui.history_label(r)}"))
     ids = [r.id for r in done]
     selected = ids.index(view.selected_render_id) if view.selected_render_id in ids else None
     return items, ids, selected
@@ -135,6 +136,7 @@ def build(ctx: AppContext, project: gr.State) -> Any:
                 variants_k = gr.Number(value=4, precision=0, minimum=2, maximum=16, label="K",
                                        scale=0, min_width=70, elem_id="variants-k")
                 variants_btn = gr.Button("Variants", elem_id="variants-panel")
+                keep_best = quality_ui.keep_best_toggle()
                 cancel_btn = gr.Button("Cancel", variant="stop", elem_id="cancel-render")
             status = gr.Markdown(elem_id="render-status")
             show_routes = gr.Checkbox(False, label="Show where each character went", elem_id="show-routing",
@@ -145,6 +147,7 @@ def build(ctx: AppContext, project: gr.State) -> Any:
                 routes_legend = gr.HTML(elem_id="routing-legend", padding=True)
             history = gr.Gallery(label="History — click a render to use it in the story", columns=6,
                                  height=220, allow_preview=False, fit_columns=False, object_fit="contain", elem_id="history")
+            region_editor, redo_btn = quality_ui.build_region_editor()
 
     widgets = [prompt, cast, caption, *speakers, *kinds, *texts, seed, size, steps, guidance, *advanced]
     editor = [loaded, title, *widgets, boxes, corner, box_for, preview, history, history_ids, status, shown_render]
@@ -251,11 +254,13 @@ def build(ctx: AppContext, project: gr.State) -> Any:
 
     def render_with(seed_choice: Any, variants_from_k: bool):
         @user_errors
-        def run(project_id: Optional[int], view: Optional[PanelView], box_map: dict, k: Any, *values: Any,
-                progress: gr.Progress = gr.Progress()):
+        def run(project_id: Optional[int], view: Optional[PanelView], box_map: dict, k: Any, keep: bool,
+                *values: Any, progress: gr.Progress = gr.Progress()):
             saved = save(view, box_map, list(values))
             count = max(2, int(k or 2)) if variants_from_k else 1
-            rendering.render_panel(ctx, saved, seed_choice, count, progress)
+            finished = rendering.render_panel(ctx, saved, seed_choice, count, progress)
+            if keep and count > 1:
+                quality_ui.keep_best(ctx, finished)
             return show_panel(project_id, saved.id)
         return run
 
@@ -263,6 +268,12 @@ def build(ctx: AppContext, project: gr.State) -> Any:
     def render_missing(project_id: Optional[int], view: Optional[PanelView], progress: gr.Progress = gr.Progress()):
         rendering.render_missing(ctx, need_project(project_id), progress)
         return show_panel(project_id, view.id) if view else refresh(project_id)
+
+    @user_errors
+    def redo_region(project_id: Optional[int], view: Optional[PanelView], painted: Any,
+                    progress: gr.Progress = gr.Progress()):
+        quality_ui.redo_region(ctx, need_panel(view), painted, progress)
+        return show_panel(project_id, view.id)
 
     @user_errors
     def cancel(project_id: Optional[int], view: Optional[PanelView]):
@@ -321,7 +332,7 @@ def build(ctx: AppContext, project: gr.State) -> Any:
     down_btn.click(mover(1), pv, all_outputs)
     save_btn.click(save_clicked, pv + [boxes] + widgets, all_outputs)
     reload_btn.click(reload, pv, all_outputs)
-    render_inputs = pv + [boxes, variants_k] + widgets
+    render_inputs = pv + [boxes, variants_k, keep_best] + widgets
     # Waiting for renders only polls the database: no concurrency limit, so one tab's long
     # render never holds up another tab (the worker thread runs the jobs one after another).
     render_btn.click(render_with("same", False), render_inputs, all_outputs, concurrency_limit=None)
@@ -329,6 +340,7 @@ def build(ctx: AppContext, project: gr.State) -> Any:
     variants_btn.click(render_with("new", True), render_inputs, all_outputs, concurrency_limit=None)
     missing_btn.click(render_missing, pv, all_outputs, concurrency_limit=None)
     cancel_btn.click(cancel, pv, None, concurrency_limit=None)
+    redo_btn.click(redo_region, pv + [region_editor], all_outputs, concurrency_limit=None)
     history.select(use_render, pv + [history_ids], all_outputs)
     cast.input(cast_changed, [loaded, cast, boxes, size], [boxes, box_for, preview])
     size.input(cast_changed, [loaded, cast, boxes, size], [boxes, box_for, preview])
@@ -338,6 +350,7 @@ def build(ctx: AppContext, project: gr.State) -> Any:
     routes = [routes_row, routes_image, routes_legend]
     show_routes.change(show_routing, [shown_render, show_routes], routes)
     shown_render.change(show_routing, [shown_render, show_routes], routes)
+    shown_render.change(lambda render_id: quality_ui.editor_picture(ctx, render_id), shown_render, region_editor)
     if reset_btn is not None:
         reset_btn.click(reset_settings, cast, advanced)
     return refresh, all_outputs

@@ -1,0 +1,109 @@
+"""The Story tab's quality tools: likeness on the history and in the routing legend, the
+"keep the best" toggle for variants, and redoing a painted region of the panel's render
+(gr.ImageEditor). Presentation and handlers only; the work is story.likeness and
+story.region_redo."""
+from __future__ import annotations
+
+import html
+from typing import Any, Optional
+
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+from app.context import AppContext
+from app import rendering
+from story import likeness, region_redo, renders
+from story.errors import InvalidInput
+from story.views import PanelView, RenderView
+
+EDITOR_SIDE = 768
+"""Longest side of the render shown for painting (the painted region is scaled back)."""
+
+
+def history_label(render: RenderView) -> str:
+    """What a history caption adds: the lowest character likeness, a warning for a likely
+    blend, and '↻ region' for a region redo."""
+    scores = [s["score"] for s in render.likeness.get("subjects", [])]
+    text = f" · likeness {min(scores):.2f}" if scores else ""
+    if render.likeness.get("flags"):
+        text += " ⚠ blend?"
+    return text + (" · ↻ region" if render.parent_render_id is not None else "")
+
+
+def legend_notes(render: RenderView) -> list[str]:
+    """Per subject of the render, its likeness for the routing legend ('' without a score)."""
+    scores = [s["score"] for s in render.likeness.get("subjects", [])]
+    subjects = render.params.get("subjects", [])
+    return [f"likeness {scores[i]:.2f}" if i < len(scores) else "" for i in range(len(subjects))]
+
+
+def flags_html(render: RenderView) -> str:
+    """The blend flags as a warning line under the legend ('' when there are none)."""
+    flags = render.likeness.get("flags") or []
+    if not flags:
+        return ""
+    return '<p class="likeness-flags">⚠ Likely blend: ' + html.escape("; ".join(flags)) + ".</p>"
+
+
+def keep_best_toggle() -> gr.Checkbox:
+    """The toggle next to Variants."""
+    return gr.Checkbox(False, label="Keep the best", scale=0, min_width=130, elem_id="keep-best",
+                       info="select the variant whose least-like character is most alike")
+
+
+def keep_best(ctx: AppContext, finished: Optional[list[RenderView]]) -> None:
+    """Select the best of the finished variants and say which."""
+    if not finished:
+        return
+    best = likeness.keep_best(ctx.studio, [j.id for j in finished])
+    if best is None:
+        gr.Info("No variant has a likeness score (no characters drawn), so none was picked.")
+    else:
+        gr.Info(f"Kept the best variant: render #{best.id} ({likeness.summary(best.likeness)}).")
+
+
+def build_region_editor() -> tuple[gr.ImageEditor, gr.Button]:
+    """The 'Redo one region' panel: the panel's render to paint on, and the button."""
+    with gr.Accordion("Redo one region", open=False, elem_id="region-redo"):
+        gr.Markdown("Paint over the part of the panel's render to draw again (new seed); the rest "
+                    "stays exactly as it is. The result is a new render in the history.")
+        editor = gr.ImageEditor(type="pil", label="Paint the region", sources=(), height=420,
+                                brush=gr.Brush(colors=["#ff3366"], default_size=40, color_mode="fixed"),
+                                layers=False, transforms=(), format="png", elem_id="region-editor")
+        button = gr.Button("Redo the painted region", elem_id="redo-region")
+    return editor, button
+
+
+def editor_picture(ctx: AppContext, render_id: Optional[int]) -> Any:
+    """The render to paint on (the one the story uses), or an empty editor."""
+    if render_id is None:
+        return None
+    render = renders.get_render(ctx.studio, render_id)
+    if render.image_hash is None:
+        return None
+    picture = ctx.studio.assets.open(render.image_hash).convert("RGB")
+    picture.thumbnail((EDITOR_SIDE, EDITOR_SIDE))
+    return {"background": picture, "layers": [], "composite": picture}
+
+
+def painted_mask(value: Any) -> Image.Image:
+    """The painted strokes of an ImageEditor value as a mask (white = painted)."""
+    layers = [layer for layer in (value or {}).get("layers") or [] if layer is not None]
+    painted = None
+    for layer in layers:
+        alpha = np.asarray(layer.convert("RGBA"))[..., 3] > 0
+        painted = alpha if painted is None else painted | alpha
+    if painted is None or not painted.any():
+        raise InvalidInput("Paint the region to redo on the render first.")
+    return Image.fromarray((painted * 255).astype(np.uint8), "L")
+
+
+def redo_region(ctx: AppContext, view: PanelView, value: Any, progress: gr.Progress) -> None:
+    """Queue a redo of the painted region of the panel's render and wait for it."""
+    if view.selected_render_id is None:
+        raise InvalidInput(f"Panel {view.number} has no render yet: render it first.")
+    rendering.check_engine(ctx)
+    job = region_redo.enqueue_region(ctx.studio, view.selected_render_id, painted_mask(value),
+                                     engine=ctx.engine_name())
+    rendering.report(rendering.follow(ctx, [job], progress, f"Panel {view.number}, region"))
