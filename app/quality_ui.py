@@ -31,6 +31,17 @@ def history_label(render: RenderView) -> str:
     return text + (" · ↻ region" if render.parent_render_id is not None else "")
 
 
+def likeness_lines(ctx: AppContext, render_ids: list[int]) -> str:
+    """Under the history: each finished render's likeness per character and its flags."""
+    lines = []
+    for render in (renders.get_render(ctx.studio, i) for i in render_ids or []):
+        text = likeness.summary(render.likeness)
+        if text:
+            redo = f" (region redo of #{render.parent_render_id})" if render.parent_render_id is not None else ""
+            lines.append(f"- **#{render.id}**{redo}: {html.escape(text)}")
+    return "**Likeness to the references** (1 = alike)\n" + "\n".join(lines) if lines else ""
+
+
 def legend_notes(render: RenderView) -> list[str]:
     """Per subject of the render, its likeness for the routing legend ('' without a score)."""
     scores = [s["score"] for s in render.likeness.get("subjects", [])]
@@ -63,19 +74,21 @@ def keep_best(ctx: AppContext, finished: Optional[list[RenderView]]) -> None:
         gr.Info(f"Kept the best variant: render #{best.id} ({likeness.summary(best.likeness)}).")
 
 
-def build_region_editor() -> tuple[gr.ImageEditor, gr.Button]:
-    """The 'Redo one region' panel: the panel's render to paint on, and the button."""
-    with gr.Accordion("Redo one region", open=False, elem_id="region-redo"):
+def build_region_editor() -> tuple[gr.Accordion, gr.ImageEditor, gr.Button]:
+    """The 'Redo one region' panel (closed): the panel's render to paint on, and the button.
+    The render is loaded when the panel is opened; the panel closes when the render the story
+    uses changes (a fresh picture each time, never painted over a stale one)."""
+    with gr.Accordion("Redo one region", open=False, elem_id="region-redo") as accordion:
         gr.Markdown("Paint over the part of the panel's render to draw again (new seed); the rest "
                     "stays exactly as it is. The result is a new render in the history.")
         editor = gr.ImageEditor(type="pil", label="Paint the region", sources=(), height=420,
                                 brush=gr.Brush(colors=["#ff3366"], default_size=40, color_mode="fixed"),
                                 layers=False, transforms=(), format="png", elem_id="region-editor")
         button = gr.Button("Redo the painted region", elem_id="redo-region")
-    return editor, button
+    return accordion, editor, button
 
 
-def editor_picture(ctx: AppContext, render_id: Optional[int]) -> Any:
+def editor_picture(ctx: AppContext, render_id: Optional[int]) -> Optional[Image.Image]:
     """The render to paint on (the one the story uses), or an empty editor."""
     if render_id is None:
         return None
@@ -84,7 +97,7 @@ def editor_picture(ctx: AppContext, render_id: Optional[int]) -> Any:
         return None
     picture = ctx.studio.assets.open(render.image_hash).convert("RGB")
     picture.thumbnail((EDITOR_SIDE, EDITOR_SIDE))
-    return {"background": picture, "layers": [], "composite": picture}
+    return picture
 
 
 def painted_mask(value: Any) -> Image.Image:

@@ -49,7 +49,7 @@ def history_items(ctx: AppContext, view: PanelView) -> tuple[list[tuple[str, str
         took = f" · {r.duration_s:.1f} s" if r.duration_s is not None else ""
         star = "★ in story · " if r.id == view.selected_render_id else ""
         items.append((asset_file(ctx.studio, r.image_hash),
-                      f"{star}#{r.id} · seed {r.seed} · {r.engine}{took}{quality_ui.history_label(r)}"))
+                      f"{star}#{r.id}{quality_ui.history_label(r)} · seed {r.seed} · {r.engine}{took}"))
     ids = [r.id for r in done]
     selected = ids.index(view.selected_render_id) if view.selected_render_id in ids else None
     return items, ids, selected
@@ -147,7 +147,8 @@ def build(ctx: AppContext, project: gr.State) -> Any:
                 routes_legend = gr.HTML(elem_id="routing-legend", padding=True)
             history = gr.Gallery(label="History — click a render to use it in the story", columns=6,
                                  height=220, allow_preview=False, fit_columns=False, object_fit="contain", elem_id="history")
-            region_editor, redo_btn = quality_ui.build_region_editor()
+            history_likeness = gr.Markdown(elem_id="history-likeness")
+            region_box, region_editor, redo_btn = quality_ui.build_region_editor()
 
     widgets = [prompt, cast, caption, *speakers, *kinds, *texts, seed, size, steps, guidance, *advanced]
     editor = [loaded, title, *widgets, boxes, corner, box_for, preview, history, history_ids, status, shown_render]
@@ -340,7 +341,7 @@ def build(ctx: AppContext, project: gr.State) -> Any:
     variants_btn.click(render_with("new", True), render_inputs, all_outputs, concurrency_limit=None)
     missing_btn.click(render_missing, pv, all_outputs, concurrency_limit=None)
     cancel_btn.click(cancel, pv, None, concurrency_limit=None)
-    redo_btn.click(redo_region, pv + [region_editor], all_outputs, concurrency_limit=None)
+    redo_btn.click(redo_region, pv + [region_editor], all_outputs, concurrency_limit=None, show_progress_on=[status])
     history.select(use_render, pv + [history_ids], all_outputs)
     cast.input(cast_changed, [loaded, cast, boxes, size], [boxes, box_for, preview])
     size.input(cast_changed, [loaded, cast, boxes, size], [boxes, box_for, preview])
@@ -350,7 +351,9 @@ def build(ctx: AppContext, project: gr.State) -> Any:
     routes = [routes_row, routes_image, routes_legend]
     show_routes.change(show_routing, [shown_render, show_routes], routes)
     shown_render.change(show_routing, [shown_render, show_routes], routes)
-    shown_render.change(lambda render_id: quality_ui.editor_picture(ctx, render_id), shown_render, region_editor)
+    shown_render.change(lambda: gr.Accordion(open=False), None, region_box)
+    region_box.expand(lambda render_id: quality_ui.editor_picture(ctx, render_id), shown_render, region_editor)
+    history_ids.change(lambda ids: quality_ui.likeness_lines(ctx, ids), history_ids, history_likeness)
     if reset_btn is not None:
         reset_btn.click(reset_settings, cast, advanced)
     return refresh, all_outputs

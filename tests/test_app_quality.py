@@ -57,12 +57,12 @@ def test_region_redo_from_the_image_editor_keeps_the_unpainted_pixels(ctx, studi
     rendering.render_panel(ctx, panel, "same", 1, no_progress)
     first = panels.get_panel(studio, panel.id)
     shown = quality_ui.editor_picture(ctx, first.selected_render_id)
-    assert shown["background"].size == (160, 128)
+    assert shown.size == (160, 128)
     with pytest.raises(InvalidInput, match="Paint the region"):
-        quality_ui.redo_region(ctx, first, shown, no_progress)
+        quality_ui.redo_region(ctx, first, {"background": shown, "layers": [], "composite": shown}, no_progress)
     stroke = Image.new("RGBA", (160, 128), (0, 0, 0, 0))
     stroke.paste((255, 51, 102, 255), (10, 20, 90, 100))
-    quality_ui.redo_region(ctx, first, {**shown, "layers": [stroke]}, no_progress)
+    quality_ui.redo_region(ctx, first, {"background": shown, "layers": [stroke], "composite": shown}, no_progress)
     after = panels.get_panel(studio, panel.id)
     redo = renders.get_render(studio, after.selected_render_id)
     assert redo.parent_render_id == first.selected_render_id
