@@ -2,14 +2,15 @@
 name / alias / description, replace picture, delete (warning when panels use it)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
 import gradio as gr
 import numpy as np
 from PIL import Image
 
-from app.common import asset_file, need_project, ui_picture, user_errors
+from app.character_delete import delete_warning
+from app.common import asset_file, inform, need_project, ui_picture, user_errors
 from app.context import AppContext
 from app.overlay import cutout_preview, selection_overlay
 from story import characters, projects
@@ -76,7 +77,7 @@ def build(ctx: AppContext, project: gr.State) -> Any:
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=260):
             gr.Markdown("## Cast")
-            cast = gr.Gallery(label="Characters", columns=2, height=420, allow_preview=False,
+            cast = gr.Gallery(show_label=False, columns=2, height=420, allow_preview=False,
                               object_fit="contain", elem_id="cast-gallery")
             new_btn = gr.Button("+ New character", elem_id="new-character")
             segmenter_note = gr.Markdown(elem_id="segmenter-note")
@@ -89,7 +90,7 @@ def build(ctx: AppContext, project: gr.State) -> Any:
                     mode = gr.Radio(MODES, value=MODES[0], show_label=False, elem_id="click-mode")
                     clear_btn = gr.Button("Clear clicks", size="sm")
                 with gr.Column(scale=2):
-                    preview = gr.Image(label="Cut-out", interactive=False, height=300,
+                    preview = gr.Image(label="Cut-out", interactive=False, height=200,
                                        elem_id="character-cutout")
                     name = gr.Textbox(label="Name", placeholder="Mira", elem_id="character-name")
                     alias = gr.Textbox(label="Alias (optional, one word)", placeholder="ROLE-A",
@@ -101,7 +102,7 @@ def build(ctx: AppContext, project: gr.State) -> Any:
                         save_btn = gr.Button("Save character", variant="primary", elem_id="save-character")
                         delete_btn = gr.Button("Delete…", variant="stop", elem_id="delete-character")
             with gr.Group(visible=False) as confirm_box:
-                confirm_text = gr.Markdown(padding=True)
+                confirm_text = gr.HTML(padding=True, elem_id="confirm-delete-character-text")
                 with gr.Row():
                     confirm_btn = gr.Button("Yes, delete", variant="stop", elem_id="confirm-delete-character")
                     keep_btn = gr.Button("Keep")
@@ -139,6 +140,7 @@ def build(ctx: AppContext, project: gr.State) -> Any:
         if sel.image is None:
             raise gr.Error("Upload a picture of the character first.", print_exception=False)
         x, y = float(evt.index[0]), float(evt.index[1])
+        sel = replace(sel, points=list(sel.points))  # a refused click leaves the stored selection as it was
         sel.changed = True
         if click_mode == MODES[2]:
             if sel.corner is None:
@@ -171,18 +173,14 @@ def build(ctx: AppContext, project: gr.State) -> Any:
             if sel.changed:
                 saved = characters.set_character_picture(ctx.studio, project_id, char_id, *picture,
                                                          segmenter=sel.segmenter)
-        gr.Info(f"Saved {saved.name}.")
+        inform(f"Saved {saved.name}.")
         return refresh(project_id)
 
     @user_errors
     def ask_delete(project_id: Optional[int], char_id: Optional[int]):
         if char_id is None:
             raise gr.Error("Choose a character in the cast first.", print_exception=False)
-        shown = characters.get_character(ctx.studio, need_project(project_id), char_id)
-        used = characters.panels_using(ctx.studio, project_id, char_id)
-        where = (f"It appears in panel{'s' if len(used) > 1 else ''} {', '.join(map(str, used))}; "
-                 "it will be taken out of them (dialogue keeps its text)." if used else "No panel uses it.")
-        return gr.update(visible=True), f"**Delete {shown.name}?** {where}"
+        return gr.update(visible=True), delete_warning(ctx, need_project(project_id), char_id)
 
     @user_errors
     def delete(project_id: Optional[int], char_id: Optional[int]):

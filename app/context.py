@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from engine.registry import EngineConfig, resolve_engine
 from engine.segment import SegmenterConfig, create_segmenter_from_config, resolve_segmenter
@@ -24,6 +24,7 @@ class AppContext:
     segmenter_config: SegmenterConfig = field(default_factory=SegmenterConfig.from_env)
     worker: Any = None
     worker_error: Optional[str] = None
+    restart_engine: Optional[Callable[[], None]] = None  # set by the server: rebuild the engine from engine_config
     _segmenter: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -18,6 +18,8 @@ from typing import Any, Optional
 
 Description = tuple[dict[str, Any], ...]
 PARAMS_MODULE = "engine.anystory.params"
+NO_SAMPLING = ("draft",)
+"""Engines that ignore steps and guidance (the draft lays out cut-outs): the editor hides them."""
 FIRST = ("layout_freedom",)
 """Parameters a writer reaches for first: shown above the other advanced settings."""
 
@@ -88,6 +90,16 @@ class EngineSettings:
     @property
     def as_json(self) -> bool:
         return self.params is None
+
+    @property
+    def control_count(self) -> int:
+        """How many editor controls show the settings (one JSON box when undescribed)."""
+        return 1 if self.params is None else len(self.params)
+
+    @property
+    def sampled(self) -> bool:
+        """True when the engine uses the panel's steps and guidance."""
+        return self.engine not in NO_SAMPLING
 
     def shown(self, stored: dict[str, Any], n_subjects: int) -> dict[str, Any]:
         """What the controls show: the stored values over the defaults for this many characters."""

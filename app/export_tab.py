@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 import gradio as gr
 
-from app.common import need_project, user_errors
+from app.common import need_project, user_errors, warn
 from app.context import AppContext
 from story import projects
 
@@ -68,7 +68,7 @@ def stored_choices(ctx: AppContext, project_id: Optional[int]) -> list[Any]:
 
 def warn_all(report: Any) -> None:
     for warning in report.warnings[:5]:
-        gr.Warning(warning)
+        warn(warning)  # warnings quote captions and titles: shown as text
 
 
 def build(ctx: AppContext, project: gr.State) -> None:

@@ -7,7 +7,7 @@ shown and stored as app/engine_settings.py says.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional
 
 from app.engine_settings import EngineSettings
 from story.views import PanelView
@@ -23,6 +23,7 @@ SIZES: dict[str, tuple[int, int]] = {
     "Banner 2:1 · 1024×512": (1024, 512),
 }
 DEFAULTS = {"width": 768, "height": 768, "steps": 25, "guidance": 3.5}
+BALLOON_KEYS = ("speaker", "kind", "text")
 
 
 def size_label(width: int, height: int) -> str:
@@ -81,29 +82,32 @@ class PanelForm:
                    EngineSettings.of(engine).shown({}, 0))
 
     @classmethod
-    def from_widgets(cls, values: Sequence[Any], engine: str) -> "PanelForm":
-        """From the editor's inputs in the order of `widgets` in story_tab."""
-        prompt, cast, caption, *rest = values
-        speakers, kinds, texts = (rest[i * MAX_BALLOONS:(i + 1) * MAX_BALLOONS] for i in range(3))
-        seed, size, steps, guidance, *advanced = rest[3 * MAX_BALLOONS:]
-        balloons = [(s or NARRATOR, k or "speech", (t or "").strip())
-                    for s, k, t in zip(speakers, kinds, texts) if (t or "").strip()]
+    def from_values(cls, values: Mapping[str, Any], engine: str) -> "PanelForm":
+        """From the editor's values keyed as `values()` keys them (FormFields reads them)."""
+        rows = [(values[f"speaker{i}"], values[f"kind{i}"], values[f"text{i}"]) for i in range(MAX_BALLOONS)]
+        balloons = [(s or NARRATOR, k or "speech", (t or "").strip()) for s, k, t in rows if (t or "").strip()]
+        seed = values["seed"]
         if seed is None or float(seed) < 0 or float(seed) != int(seed):
             raise ValueError("The seed must be a whole number, 0 or more.")
-        return cls(prompt or "", list(cast or []), caption or "", balloons, int(seed), size,
-                   int(steps), float(guidance), engine, EngineSettings.of(engine).from_widgets(advanced))
+        settings = EngineSettings.of(engine)
+        advanced = [values[f"advanced{i}"] for i in range(settings.control_count)]
+        return cls(values["prompt"] or "", list(values["cast"] or []), values["caption"] or "", balloons,
+                   int(seed), values["size"], int(values["steps"]), float(values["guidance"]), engine,
+                   settings.from_widgets(advanced))
 
-    def widget_values(self) -> list[Any]:
+    def values(self) -> dict[str, Any]:
+        """The editor's values by field name: prompt, cast, caption, speakerI/kindI/textI per
+        balloon row, seed, size, steps, guidance, advancedI per engine setting."""
         padded = self.balloons + [(NARRATOR, "speech", "")] * (MAX_BALLOONS - len(self.balloons))
-        return ([self.prompt, self.cast, self.caption]
-                + [b[0] for b in padded] + [b[1] for b in padded] + [b[2] for b in padded]
-                + [self.seed, self.size, self.steps, self.guidance]
-                + EngineSettings.of(self.engine).widget_values(self.advanced))
+        rows = {f"{key}{i}": value for i, row in enumerate(padded) for key, value in zip(BALLOON_KEYS, row)}
+        advanced = EngineSettings.of(self.engine).widget_values(self.advanced)
+        return {"prompt": self.prompt, "cast": self.cast, "caption": self.caption, **rows, "seed": self.seed,
+                "size": self.size, "steps": self.steps, "guidance": self.guidance,
+                **{f"advanced{i}": value for i, value in enumerate(advanced)}}
 
     def overrides(self, old: dict[str, Any], before: "PanelForm") -> dict[str, Any]:
         """The panel's new overrides: size, steps, guidance and the settings of this form's
         engine that the writer changed since `before` (other engines' settings are kept)."""
-        width, height = parse_size(self.size)
         params = dict(old.get("params", {}))
         advanced = EngineSettings.of(self.engine).stored(
             params.get(self.engine, {}), before.advanced, self.advanced, len(self.cast))
@@ -111,10 +115,40 @@ class PanelForm:
             params[self.engine] = advanced
         else:
             params.pop(self.engine, None)
-        new = {**old, "width": width, "height": height, "steps": self.steps, "guidance": self.guidance}
+        shown, now = before.render_settings(), self.render_settings()
+        new = {**old, **{k: v for k, v in now.items() if v != shown[k]}}  # untouched settings store nothing
         new.pop("params", None)
         return {**new, "params": params} if params else new
+
+    def render_settings(self) -> dict[str, Any]:
+        """Width, height, steps and guidance as the form shows them."""
+        width, height = parse_size(self.size)
+        return {"width": width, "height": height, "steps": self.steps, "guidance": self.guidance}
 
     def dialogue(self) -> list[tuple[Optional[str], str, str]]:
         """Balloons as the services take them: (speaker or None, kind, text)."""
         return [(None if s == NARRATOR else s, k, t) for s, k, t in self.balloons]
+
+
+@dataclass
+class FormFields:
+    """The editor's input components by field name (as PanelForm.values() names them), so
+    handlers fill and read the form by name, not by position."""
+
+    components: dict[str, Any]
+    engine: str
+
+    @property
+    def all(self) -> list[Any]:
+        return list(self.components.values())
+
+    def __getitem__(self, name: str) -> Any:
+        return self.components[name]
+
+    def fill(self, form: PanelForm) -> dict[Any, Any]:
+        """{component: value} showing `form`."""
+        return {self.components[name]: value for name, value in form.values().items()}
+
+    def read(self, data: Mapping[Any, Any]) -> PanelForm:
+        """The form from an event's {component: value} inputs."""
+        return PanelForm.from_values({name: data[c] for name, c in self.components.items()}, self.engine)

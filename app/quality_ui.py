@@ -5,17 +5,21 @@ story.region_redo."""
 from __future__ import annotations
 
 import html
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import gradio as gr
 import numpy as np
 from PIL import Image
 
-from app.context import AppContext
 from app import rendering
-from story import likeness, region_redo, renders
+from app.common import Outputs, inform, need_panel, user_errors
+from app.context import AppContext
+from story import likeness, queue, region_redo, renders
 from story.errors import InvalidInput
 from story.views import PanelView, RenderView
+
+if TYPE_CHECKING:
+    from app.story_tab import StoryTab
 
 EDITOR_SIDE = 768
 """Longest side of the render shown for painting (the painted region is scaled back)."""
@@ -59,33 +63,45 @@ def flags_html(render: RenderView) -> str:
 
 def keep_best_toggle() -> gr.Checkbox:
     """The toggle next to Variants."""
-    return gr.Checkbox(False, label="Keep the best", scale=0, min_width=130, elem_id="keep-best",
-                       info="select the variant whose least-like character is most alike")
+    return gr.Checkbox(False, label="Keep the best", scale=0, min_width=120, elem_id="keep-best",
+                       info="pick the variant whose least-like character is most alike")
 
 
-def keep_best(ctx: AppContext, finished: Optional[list[RenderView]]) -> None:
-    """Select the best of the finished variants and say which."""
-    if not finished:
-        return
-    best = likeness.keep_best(ctx.studio, [j.id for j in finished])
-    if best is None:
-        gr.Info("No variant has a likeness score (no characters drawn), so none was picked.")
-    else:
-        gr.Info(f"Kept the best variant: render #{best.id} ({likeness.summary(best.likeness)}).")
-
-
-def build_region_editor() -> tuple[gr.Accordion, gr.ImageEditor, gr.Button]:
-    """The 'Redo one region' panel (closed): the panel's render to paint on, and the button.
-    The render is loaded when the panel is opened; the panel closes when the render the story
-    uses changes (a fresh picture each time, never painted over a stale one)."""
-    with gr.Accordion("Redo one region", open=False, elem_id="region-redo") as accordion:
+def build_history_parts() -> dict[str, Any]:
+    """Under the history: the likeness list and the closed 'Redo one region' panel (the
+    panel's render to paint on, and the button)."""
+    parts: dict[str, Any] = {"history_likeness": gr.Markdown(elem_id="history-likeness")}
+    with gr.Accordion("Redo one region", open=False, elem_id="region-redo") as parts["region_box"]:
         gr.Markdown("Paint over the part of the panel's render to draw again (new seed); the rest "
                     "stays exactly as it is. The result is a new render in the history.")
-        editor = gr.ImageEditor(type="pil", label="Paint the region", sources=(), height=420,
-                                brush=gr.Brush(colors=["#ff3366"], default_size=40, color_mode="fixed"),
-                                layers=False, transforms=(), format="png", elem_id="region-editor")
-        button = gr.Button("Redo the painted region", elem_id="redo-region")
-    return accordion, editor, button
+        parts["region_editor"] = gr.ImageEditor(
+            type="pil", label="Paint the region", sources=(), height=420, layers=False, transforms=(),
+            format="png", brush=gr.Brush(colors=["#ff3366"], default_size=40, color_mode="fixed"),
+            elem_id="region-editor")
+        parts["redo_btn"] = gr.Button("Redo the painted region", elem_id="redo-region")
+    return parts
+
+
+def keep_best(ctx: AppContext, finished: list[RenderView]) -> None:
+    """Select the best of the finished variants and say which."""
+    best = likeness.keep_best(ctx.studio, [j.id for j in finished])
+    if best is None:
+        inform("No variant has a likeness score (no characters drawn), so none was picked.")
+    else:
+        inform(f"Kept the best variant: render #{best.id} ({likeness.summary(best.likeness)}).")
+
+
+def keep_best_waiter(tab: "StoryTab", wait: Callable[..., Outputs]) -> Callable[..., Outputs]:
+    """The Variants button's wait step: wait for the jobs, then, with Keep the best ticked,
+    select the best of them (before the history is refreshed)."""
+    def wait_then_keep(ids: list[int], keep: bool, progress: gr.Progress = gr.Progress()) -> Outputs:
+        ids = list(ids or [])
+        out = wait(ids, progress)
+        finished = [j for j in queue.jobs(tab.ctx.studio, ids) if j.finished] if ids and keep else []
+        if finished:
+            keep_best(tab.ctx, finished)
+        return out
+    return wait_then_keep
 
 
 def editor_picture(ctx: AppContext, render_id: Optional[int]) -> Optional[Image.Image]:
@@ -112,11 +128,31 @@ def painted_mask(value: Any) -> Image.Image:
     return Image.fromarray((painted * 255).astype(np.uint8), "L")
 
 
-def redo_region(ctx: AppContext, view: PanelView, value: Any, progress: gr.Progress) -> None:
-    """Queue a redo of the painted region of the panel's render and wait for it."""
+def queue_region(ctx: AppContext, view: Optional[PanelView], value: Any) -> list[int]:
+    """Queue a redo of the painted region of the open panel's render; the job's id."""
+    view = need_panel(view)
     if view.selected_render_id is None:
         raise InvalidInput(f"Panel {view.number} has no render yet: render it first.")
     rendering.check_engine(ctx)
     job = region_redo.enqueue_region(ctx.studio, view.selected_render_id, painted_mask(value),
                                      engine=ctx.engine_name())
-    rendering.report(rendering.follow(ctx, [job], progress, f"Panel {view.number}, region"))
+    return [job.id]
+
+
+def wire(tab: "StoryTab", run: Any, after_inputs: set, everything: set) -> None:
+    """Connect the quality tools' events: the likeness list follows the history, the region
+    panel loads the story's render when opened and closes when that render changes, and
+    Redo queues, waits and refreshes like the render buttons."""
+    ui, ctx = tab.ui, tab.ctx
+    ui.history_ids.change(lambda ids: likeness_lines(ctx, ids), ui.history_ids, ui.history_likeness)
+    ui.shown_render.change(lambda: gr.Accordion(open=False), None, ui.region_box)
+    ui.region_box.expand(lambda render_id: editor_picture(ctx, render_id), ui.shown_render, ui.region_editor)
+
+    @user_errors(fallback=lambda *_: {ui.jobs: []})
+    def queue_redo(view: Optional[PanelView], value: Any) -> Outputs:
+        ids = queue_region(ctx, view, value)
+        return {ui.jobs: ids, ui.status: f"<p>Panel {view.number}: region redo queued…</p>"}
+
+    (ui.redo_btn.click(queue_redo, [ui.loaded, ui.region_editor], {ui.jobs, ui.status}, show_progress="hidden")
+     .then(run.wait, ui.jobs, {ui.jobs}, show_progress_on=ui.status, concurrency_limit=None)
+     .then(run.after, after_inputs, everything, show_progress="hidden"))

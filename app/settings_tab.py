@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import gradio as gr
 
+from app import settings_memory
 from app.context import AppContext
 
 ENABLE_ANYSTORY = """
 ### Render real panels with AnyStory
 The draft engine lays out your characters' cut-outs so you can block out and export a whole
 story on any computer. For finished panels, start the app on a machine with an NVIDIA GPU
-(about 40 GB of GPU memory with bf16, less with `--offload`):
+(about 40 GB of GPU memory with bf16; 8–24 GB cards: see GPU memory below):
 
 ```
 python launch.py --engine anystory \\
@@ -42,6 +43,7 @@ def status_text(ctx: AppContext) -> str:
         f"- **Engine:** {describe}\n"
         f"- **Why this engine:** {why}\n"
         f"- **Render worker:** {running}\n"
+        f"- {settings_memory.memory_status(ctx)}\n"
         f"- **Segmenter:** {seg_why}\n"
         f"- **Data directory:** `{ctx.data_dir}`\n"
     )
@@ -51,6 +53,7 @@ def build(ctx: AppContext) -> gr.Markdown:
     """Lay out the Settings tab; returns the status block (refreshed when the tab opens)."""
     status = gr.Markdown(elem_id="status-text")
     refresh_btn = gr.Button("Refresh status", size="sm")
+    settings_memory.build(ctx)
     gr.Markdown(ENABLE_ANYSTORY)
     refresh_btn.click(lambda: status_text(ctx), None, status)
     return status

@@ -29,7 +29,10 @@ def common_options(suppress: bool) -> argparse.ArgumentParser:
     engine.add_argument("--anystory", help="anystory_flux.bin file, folder or hub repo id", **default)
     engine.add_argument("--device", help="cuda, cuda:1, cpu… (default: cuda when present)", **default)
     engine.add_argument("--dtype", help="bfloat16 (default), float16 or float32", **default)
-    engine.add_argument("--offload", action="store_true", help="offload idle models to the CPU", **default)
+    engine.add_argument("--offload", action="store_true", help="keep weights on the CPU, each layer on the GPU only "
+                        "while it runs (diffusers group offloading)", **default)
+    engine.add_argument("--memory", help="GPU memory profile: auto (default), full, int8, fp8, nf4 or nf4-offload "
+                        "(else $ANYSTORY_MEMORY)", **default)
     sam = parser.add_argument_group("segmentation")
     sam.add_argument("--segmenter", help="auto (default), sam or fallback (else $ANYSTORY_SEGMENTER)", **default)
     sam.add_argument("--sam-checkpoint", help="Segment Anything checkpoint file (else $ANYSTORY_SAM_CHECKPOINT)", **default)

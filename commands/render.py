@@ -6,6 +6,7 @@ a progress bar on stderr (none with --json); --no-wait only queues them for a ru
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from dataclasses import fields
 from typing import Optional
@@ -31,6 +32,11 @@ def make_generator(args: argparse.Namespace):
     return create_generator(config)
 
 
+def engine_json(generator) -> dict:
+    """The engine that ran, for --json output: its name, description and memory profile (with why)."""
+    return {"name": generator.name, "describe": generator.describe(), "memory": getattr(generator, "memory", None)}
+
+
 def parse_box(text: str) -> tuple[str, tuple[float, ...]]:
     """'Mia=0,0.1,0.5,1' -> ('Mia', (0.0, 0.1, 0.5, 1.0)); the box is checked by the service."""
     name, sep, numbers = text.partition("=")
@@ -46,6 +52,8 @@ def parse_box(text: str) -> tuple[str, tuple[float, ...]]:
 def parse_line(text: str) -> tuple[Optional[str], str, str]:
     """'Mia:speech:Hello' or 'Mia:Hello' (speech) or ':thought:...' (no speaker)."""
     parts = text.split(":", 2)
+    if len(parts) == 3 and re.fullmatch(r"[a-z]+", parts[1].strip()) and parts[1].strip() not in BALLOON_KINDS:
+        raise InvalidInput(f"--say {text!r}: unknown balloon kind {parts[1].strip()!r}; use one of {', '.join(BALLOON_KINDS)}.")
     if len(parts) == 3 and parts[1].strip() in BALLOON_KINDS:
         speaker, kind, line = parts[0], parts[1].strip(), parts[2]
     elif len(parts) >= 2:
@@ -62,12 +70,14 @@ def cmd_add_panel(args: argparse.Namespace) -> int:
     if unknown:
         raise InvalidInput(f"--box names {', '.join(unknown)}, who is not in --characters.")
     by_key = {k.casefold(): v for k, v in boxes.items()}
+    studio = open_studio(args)
     panel = panels.add_panel(
-        open_studio(args), args.project, prompt=args.prompt, caption=args.caption or "",
+        studio, args.project, prompt=args.prompt, caption=args.caption or "",
         characters=[(n, by_key.get(n.casefold())) for n in names],
         balloons=[parse_line(s) for s in args.say or []], seed=args.seed,
     )
-    emit(args, to_json(panel), f"Added panel {panel.number} (id {panel.id}, seed {panel.seed}).")
+    notes = panels.scene_notes(studio, panel, names)
+    emit(args, to_json(panel), "\n".join([f"Added panel {panel.number} (id {panel.id}, seed {panel.seed})."] + notes))
     return 0
 
 
@@ -109,7 +119,8 @@ def _finish(args: argparse.Namespace, studio: Studio, generator, jobs: list[Rend
         jobs = run_in_foreground(studio, generator, ids, args.json)
     best, best_lines = quality.keep_best(args, studio, jobs)
     lines = [f"skipped {s}" for s in skipped] + [_describe(j) for j in jobs] + best_lines
-    emit(args, {"renders": [to_json(j) for j in jobs], "skipped": list(skipped), **best},
+    emit(args, {"renders": [to_json(j) for j in jobs], "skipped": list(skipped), "engine": engine_json(generator),
+                **best},
          "\n".join(lines) or "Nothing to render.")
     return 0 if all(j.status in ("done", "queued") for j in jobs) else 1
 

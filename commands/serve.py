@@ -9,6 +9,7 @@ the render worker builds its engine in a background thread after the page is up.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sys
@@ -21,7 +22,7 @@ from engine.segment import SegmenterConfig
 from story.studio import Studio
 
 log = logging.getLogger("anystory.serve")
-ENGINE_FLAGS = ("engine", "flux", "redux", "anystory", "device", "dtype", "offload")
+ENGINE_FLAGS = ("engine", "flux", "redux", "anystory", "device", "dtype", "offload", "memory")
 
 
 def parse_auth(value: Optional[str]) -> Optional[list[tuple[str, str]]]:
@@ -72,23 +73,58 @@ def keep_gradio_inside(data_dir: Path) -> None:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
+ENGINE_LOAD = threading.Lock()  # one engine load at a time: a reload waits for a load in progress
+
+
+def load_engine(context) -> None:
+    """Build the engine from context.engine_config and start its render worker; an error is
+    kept for the Settings tab (the rest of the app still works)."""
+    try:
+        from engine.registry import create_generator
+        from story.worker import Worker
+
+        worker = Worker(context.studio, create_generator(context.engine_config))
+        worker.start()
+        context.worker = worker
+        print(f"Render engine ready: {worker.generator.describe()}", flush=True)
+    except Exception as exc:
+        context.worker_error = str(exc)
+        print(f"error: the render engine could not start: {exc}", file=sys.stderr, flush=True)
+
+
 def start_worker(context) -> None:
     """Build the engine and start the render worker in the background (a GPU engine takes
     minutes to load; the page is usable meanwhile)."""
     def run() -> None:
-        try:
-            from engine.registry import create_generator
-            from story.worker import Worker
-
-            worker = Worker(context.studio, create_generator(context.engine_config))
-            worker.start()
-            context.worker = worker
-            print(f"Render engine ready: {worker.generator.describe()}", flush=True)
-        except Exception as exc:  # shown on the Settings tab; the rest of the app still works
-            context.worker_error = str(exc)
-            print(f"error: the render engine could not start: {exc}", file=sys.stderr, flush=True)
+        with ENGINE_LOAD:
+            load_engine(context)
 
     threading.Thread(target=run, name="engine-loader", daemon=True).start()
+
+
+def restart_worker(context) -> None:
+    """In the background: stop the running render worker (its job goes back to the queue),
+    free its engine and build a new one from context.engine_config (the Settings tab's memory
+    profile)."""
+    def run() -> None:
+        with ENGINE_LOAD:
+            old = [context.worker] if context.worker is not None else []
+            context.worker, context.worker_error = None, None
+            if old:
+                old[0].stop(timeout=600)  # a render in progress finishes first
+                old.clear()  # the last reference to the old engine: its memory can go
+                gc.collect()
+                release_gpu_cache()
+            load_engine(context)
+
+    threading.Thread(target=run, name="engine-reloader", daemon=True).start()
+
+
+def release_gpu_cache() -> None:
+    """Give the freed engine's GPU memory back before the next one loads (only if torch is loaded)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -107,6 +143,7 @@ def serve(args: argparse.Namespace) -> int:
     context = AppContext(studio, engine, segmenter_config(args, engine.device))
     context.engine_status()  # a bad --engine or --segmenter fails here, before anything is served
     context.segmenter_status()
+    context.restart_engine = lambda: restart_worker(context)
     demo = build_app(context)
     demo.queue(default_concurrency_limit=4)
     _, local_url, share_url = demo.launch(

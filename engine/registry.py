@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 from typing import Optional
 
 from engine.base import EngineError, Generator
+from engine.anystory.memory import CHOICES as MEMORY_CHOICES
 
 ENGINES = ("auto", "draft", "anystory", "anystory-tiny")
 
@@ -26,11 +27,12 @@ class EngineConfig:
     device: Optional[str] = None
     dtype: str = "bfloat16"
     offload: bool = False
+    memory: str = "auto"  # engine.anystory.memory.CHOICES
 
     @classmethod
     def from_env(cls, environ: Optional[dict[str, str]] = None) -> "EngineConfig":
         """Read ANYSTORY_ENGINE, ANYSTORY_FLUX, ANYSTORY_REDUX, ANYSTORY_CHECKPOINT,
-        ANYSTORY_DEVICE, ANYSTORY_DTYPE and ANYSTORY_OFFLOAD (1/true)."""
+        ANYSTORY_DEVICE, ANYSTORY_DTYPE, ANYSTORY_OFFLOAD (1/true) and ANYSTORY_MEMORY."""
         env = os.environ if environ is None else environ
         names = {"anystory": "ANYSTORY_CHECKPOINT"}
         values = {}
@@ -47,6 +49,8 @@ def resolve_engine(config: EngineConfig) -> tuple[str, str]:
     the user asked for anystory, because the GPU engine needs tens of GB of weights."""
     if config.engine not in ENGINES:
         raise EngineError(f"unknown engine {config.engine!r}; choose one of {', '.join(ENGINES)}")
+    if config.memory not in MEMORY_CHOICES:
+        raise EngineError(f"unknown memory profile {config.memory!r}; choose one of {', '.join(MEMORY_CHOICES)}")
     if config.engine == "auto":
         return "draft", "draft: the default CPU renderer (start with --engine anystory on a GPU for real panels)"
     return config.engine, f"{config.engine}: chosen by configuration"
@@ -62,5 +66,5 @@ def create_generator(config: EngineConfig) -> Generator:
     from engine.anystory import AnyStoryGenerator
 
     if name == "anystory-tiny":
-        return AnyStoryGenerator.tiny(device=config.device or "cpu")
+        return AnyStoryGenerator.tiny(device=config.device or "cpu", memory=config.memory, offload=config.offload)
     return AnyStoryGenerator.from_config(config)

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from story.characters import CharacterRef, character_row
 from story.errors import Conflict, InvalidInput, NotFound
 from story.listing import panel_views
-from story.models import BALLOON_KINDS, Balloon, Panel, PanelCharacter
+from story.models import BALLOON_KINDS, Balloon, Character, Panel, PanelCharacter
+from story.prompts import CharacterText, find_references, unknown_references
 from story.projects import ProjectRef, project_row, touch
 from story.studio import Studio
 from story.views import PanelView
@@ -83,6 +84,24 @@ def _set_characters(session: Session, row: Panel, characters: Iterable[Character
         row.characters.append(PanelCharacter(character_id=character.id, position=position, box=check_box(box)))
 
 
+def _project_texts(session: Session, project_id: int) -> list[CharacterText]:
+    rows = session.execute(select(Character.id, Character.name, Character.alias, Character.description)
+                           .where(Character.project_id == project_id).order_by(Character.id))
+    return [CharacterText(*row) for row in rows]
+
+
+def _join_named(session: Session, row: Panel, old_prompt: str) -> None:
+    """Characters the scene newly names (by name or alias) join the panel, after the others
+    and without a box; one the writer took out stays out until the scene names it anew."""
+    cast = _project_texts(session, row.project_id)
+    before = {c.id for c in find_references(old_prompt, cast)}
+    present = {pc.character_id for pc in row.characters}
+    for character in find_references(row.prompt, cast):
+        if character.id not in before and character.id not in present:
+            row.characters.append(PanelCharacter(character_id=character.id, position=len(row.characters)))
+            present.add(character.id)
+
+
 def _set_balloons(session: Session, row: Panel, balloons: Iterable[BalloonSpec]) -> None:
     row.balloons.clear()
     session.flush()
@@ -117,6 +136,7 @@ def add_panel(
         session.add(row)
         session.flush()
         _set_characters(session, row, characters)
+        _join_named(session, row, "")
         _set_balloons(session, row, balloons)
         touch(session, project_id)
         return _view(session, row.id)
@@ -149,24 +169,72 @@ def list_panels(studio: Studio, project: ProjectRef) -> list[PanelView]:
 PANEL_FIELDS = ("prompt", "caption", "seed", "overrides")
 
 
-def update_panel(
-    studio: Studio, panel_id: int, *, expected_version: Optional[int] = None, **changes: Any
+def _set_field(row: Panel, key: str, value: Any) -> None:
+    if key in ("prompt", "caption"):
+        value = (value or "").strip()
+    elif key == "seed":
+        value = int(value)
+    else:
+        value = dict(value or {})
+    setattr(row, key, value)
+
+
+def save_panel(
+    studio: Studio, panel_id: int, *, expected_version: Optional[int] = None,
+    characters: Optional[Iterable[CharacterSpec]] = None, balloons: Optional[Iterable[BalloonSpec]] = None,
+    **changes: Any,
 ) -> PanelView:
-    """Change prompt, caption, seed or overrides (a dict, replaced whole)."""
+    """Change any of prompt, caption, seed, overrides (replaced whole), characters and
+    dialogue in one transaction: all of them or, on any error, none. A changed prompt that
+    newly names a character (by name or alias) adds it to the panel."""
     unknown = set(changes) - set(PANEL_FIELDS)
     if unknown:
         raise InvalidInput(f"Unknown panel field(s): {', '.join(sorted(unknown))}.")
     with studio.db.write() as session:
         row = _edit(session, panel_id, expected_version)
+        old_prompt = row.prompt
         for key, value in changes.items():
-            if key in ("prompt", "caption"):
-                value = (value or "").strip()
-            elif key == "seed":
-                value = int(value)
-            else:
-                value = dict(value or {})
-            setattr(row, key, value)
+            _set_field(row, key, value)
+        if characters is not None:
+            _set_characters(session, row, characters)
+        if row.prompt != old_prompt:
+            _join_named(session, row, old_prompt)
+        if balloons is not None:
+            _set_balloons(session, row, balloons)
         return _view(session, panel_id)
+
+
+def update_panel(
+    studio: Studio, panel_id: int, *, expected_version: Optional[int] = None, **changes: Any
+) -> PanelView:
+    """Change prompt, caption, seed or overrides (a dict, replaced whole)."""
+    return save_panel(studio, panel_id, expected_version=expected_version, **changes)
+
+
+def scene_notes(studio: Studio, view: PanelView, asked: Iterable[str] = ()) -> list[str]:
+    """What the writer should hear about a panel's scene: characters that joined because it
+    names them (those not in `asked`, the names the writer ticked or listed) and capitalised
+    words that name no character (sent to the engine as they are)."""
+    with studio.db.read() as session:
+        cast = _project_texts(session, view.project_id)
+    wanted = {name.casefold() for name in asked}
+    joined = [c.name for c in view.characters if c.name.casefold() not in wanted
+              and any(r.id == c.character_id for r in find_references(view.prompt, cast))]
+    notes = [f"{name} joins panel {view.number}: the scene names it." for name in joined]
+    notes += [f"“{word}” in the scene of panel {view.number} names no character; the engine gets it as a plain word."
+              for word in unknown_references(view.prompt, cast)]
+    return notes
+
+
+def panels_mentioning(studio: Studio, project: ProjectRef, ref: CharacterRef) -> list[int]:
+    """Numbers (1-based) of the panels whose scene names a character by name or alias."""
+    with studio.db.read() as session:
+        project_id = project_row(session, project).id
+        character = character_row(session, project_id, ref)
+        texts = [CharacterText(character.id, character.name, character.alias, character.description)]
+        prompts = session.execute(select(Panel.position, Panel.prompt).where(Panel.project_id == project_id)
+                                  .order_by(Panel.position))
+        return [position + 1 for position, prompt in prompts if find_references(prompt, texts)]
 
 
 def set_panel_characters(

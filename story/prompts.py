@@ -48,6 +48,27 @@ def find_references(prompt: str, characters: Iterable[CharacterText]) -> list[Ch
     return [c for _, c in sorted(found, key=lambda item: item[0])]
 
 
+ALIAS_LIKE = re.compile(r"(?<![\w-])[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*(?![\w-])")
+"""A word written like an alias: capitals (ROLE-A, CAPTAIN), the way scripts name characters."""
+
+
+def unknown_references(prompt: str, characters: Iterable[CharacterText]) -> list[str]:
+    """Words of the prompt written like an alias (capitals, 3 letters or more, or with a
+    hyphen) that name no character: typos or deleted characters, which the engine would get
+    as plain words."""
+    terms = [t for c in characters for t in (c.alias, c.name) if t]
+    rest = _any_of(terms).sub(" ", prompt) if terms else prompt
+    words = [m.group(0) for m in ALIAS_LIKE.finditer(rest)]
+    return list(dict.fromkeys(w for w in words if len(w) >= 3 or "-" in w))
+
+
+def _any_of(terms: list[str]) -> re.Pattern[str]:
+    """One pattern matching any of `terms` as a whole word, longest first (so "ROLE-AB"
+    is not read as "ROLE-A")."""
+    ordered = sorted(terms, key=len, reverse=True)
+    return re.compile("|".join(rf"(?<![\w-]){re.escape(t)}(?![\w-])" for t in ordered), re.IGNORECASE)
+
+
 def expand_references(prompt: str, characters: Iterable[CharacterText]) -> str:
     """Replace each alias or name with the character's description (longest terms first,
     so "ROLE-AB" is not read as "ROLE-A"); characters without a description keep their name."""
@@ -57,12 +78,8 @@ def expand_references(prompt: str, characters: Iterable[CharacterText]) -> str:
         terms += [(t, replacement) for t in (character.alias, character.name) if t]
     if not terms:
         return prompt.strip()
-    terms.sort(key=lambda item: len(item[0]), reverse=True)
     lookup = {t.casefold(): r for t, r in terms}
-    combined = re.compile(
-        "|".join(rf"(?<![\w-]){re.escape(t)}(?![\w-])" for t, _ in terms), re.IGNORECASE
-    )
-    return combined.sub(lambda m: lookup[m.group(0).casefold()], prompt).strip()
+    return _any_of([t for t, _ in terms]).sub(lambda m: lookup[m.group(0).casefold()], prompt).strip()
 
 
 def apply_style(style: str, text: str) -> str:

@@ -30,6 +30,8 @@ MAX_VARIANTS = 16
 SeedChoice = Union[None, int, str]
 RESULT_KEYS = ("composed_prompt", "subjects")
 """Keys the worker adds to a job's params when it finishes (not copied by retry)."""
+BOOKKEEPING_KEYS = ("select", "selected_before", "variant", "variants")
+"""Keys of a job's params that do not change the picture (ignored when spotting duplicates)."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ def _add_jobs(
     params["select"] = variants == 1 if select_ is None else bool(select_)
     params["selected_before"] = panel.selected_render_id
     first = _first_seed(panel, seed)
+    _refuse_duplicate(session, panel, engine, params, range(first, first + variants))
     rows = [
         Render(panel_id=panel_id, engine=engine, seed=first + i,
                params={**params, "variant": i + 1, "variants": variants})
@@ -71,6 +74,22 @@ def _add_jobs(
     session.add_all(rows)
     session.flush()
     return rows
+
+
+def _picture_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if k not in BOOKKEEPING_KEYS}
+
+
+def _refuse_duplicate(session: Session, panel: Panel, engine: str, params: Mapping[str, Any], seeds: range) -> None:
+    """Refuse a job that would repeat one already queued or running: same panel, engine, seed
+    and settings (ten clicks on Render make one render, not ten)."""
+    wanted = _picture_params(params)
+    pending = session.scalars(select(Render).where(
+        Render.panel_id == panel.id, Render.status.in_(PENDING), Render.engine == engine, Render.seed.in_(list(seeds))))
+    for job in pending:
+        if _picture_params(job.params) == wanted:
+            raise InvalidInput(f"{panel_label(panel)} already has this render {job.status} (#{job.id}, seed "
+                               f"{job.seed}); wait for it, or cancel it first.")
 
 
 def enqueue(
@@ -161,11 +180,17 @@ def retry(studio: Studio, render_id: int) -> RenderView:
         return RenderView.of(again)
 
 
-def jobs(studio: Studio, render_ids: Optional[list[int]] = None, *, pending_only: bool = False) -> list[RenderView]:
-    """Jobs by id (or all), oldest first; `pending_only` keeps queued and running ones."""
+def jobs(studio: Studio, render_ids: Optional[list[int]] = None, *, pending_only: bool = False,
+         project: Optional[ProjectRef] = None) -> list[RenderView]:
+    """Jobs by id (or all, or a project's), oldest first; `pending_only` keeps queued and
+    running ones."""
     query = select(Render).order_by(Render.id)
     if render_ids is not None:
         query = query.where(Render.id.in_(render_ids))
+    if project is not None:
+        with studio.db.read() as session:
+            project_id = project_row(session, project).id
+        query = query.join(Panel, Render.panel_id == Panel.id).where(Panel.project_id == project_id)
     if pending_only:
         query = query.where(Render.status.in_(PENDING))
     with studio.db.read() as session:

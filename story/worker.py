@@ -229,8 +229,9 @@ class Worker:
             current = panel.selected_render_id
             if current is None or (params.get("select") and current == params.get("selected_before")):
                 # selecting is not a content edit: the panel's version stays, so an edit the
-                # writer has open is not made stale by a render finishing
-                session.execute(update(Panel).where(Panel.id == panel.id).values(selected_render_id=job_id))
+                # writer has open is not made stale by a render finishing; the panel takes the
+                # render's seed, so rendering it again repeats the look the story uses
+                session.execute(update(Panel).where(Panel.id == panel.id).values(selected_render_id=job_id, seed=job.seed))
 
     def run_pending(self, render_ids: Optional[Collection[int]] = None) -> None:
         """Run jobs in the foreground until none is queued or, given `render_ids`, until all of

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from app.engine_settings import parse_json
-from app.panel_form import MAX_BALLOONS, NARRATOR, PanelForm
+from app.panel_form import NARRATOR, PanelForm
 from story import characters, panels, projects
 from story.sample import load_sample
 
@@ -19,25 +19,28 @@ def test_a_panel_survives_the_form_round_trip(studio):
         overrides={"width": 1024, "height": 768, "steps": 30, "params": {"anystory": {"x": 1}}},
     )
     form = PanelForm.of(panel, {}, "draft")
-    again = PanelForm.from_widgets(form.widget_values(), "draft")
+    again = PanelForm.from_values(form.values(), "draft")
     assert again == form
     assert form.size == "Landscape 4:3 · 1024×768" and form.steps == 30 and form.guidance == 3.5
     assert form.dialogue() == [("Mira", "shout", "Wait!"), (None, "speech", "(far away)")]
     assert form.balloons[1][0] == NARRATOR
     # Saving the draft engine's (empty) settings keeps the AnyStory ones.
     assert form.overrides(panel.overrides, form) == {
-        "width": 1024, "height": 768, "steps": 30, "guidance": 3.5, "params": {"anystory": {"x": 1}}}
+        "width": 1024, "height": 768, "steps": 30, "params": {"anystory": {"x": 1}}}
+    # An untouched form stores nothing new, so leaving a panel unchanged writes nothing.
+    untouched = PanelForm.of(panels.add_panel(studio, project.id, prompt="y"), {}, "draft")
+    assert untouched.overrides({}, untouched) == {}
 
 
 def test_empty_balloon_rows_are_dropped_and_bad_seeds_refused(studio):
     project = projects.create_project(studio, "Rows")
     form = PanelForm.of(panels.add_panel(studio, project.id, prompt="x", seed=1), {"steps": 12}, "draft")
     assert form.steps == 12  # the project's default when the panel has none
-    values = form.widget_values()
-    assert PanelForm.from_widgets(values, "draft").balloons == []
-    values[3 + 3 * MAX_BALLOONS] = -3  # the seed widget follows prompt, cast, caption, balloons
+    values = form.values()
+    assert PanelForm.from_values(values, "draft").balloons == []
+    values["seed"] = -3
     with pytest.raises(ValueError, match="seed"):
-        PanelForm.from_widgets(values, "draft")
+        PanelForm.from_values(values, "draft")
 
 
 @pytest.mark.parametrize("text, message", [("[1, 2]", "JSON object"), ("{oops", "not valid JSON")])

@@ -12,7 +12,7 @@ from app.context import AppContext
 from app.routing_view import routing_view
 from engine.draft import DraftGenerator
 from engine.registry import EngineConfig
-from story import panels, projects, renders
+from story import panels, projects, queue, renders
 from story.errors import InvalidInput
 from story.worker import Worker
 from tests.draft_helpers import BLUE, RED
@@ -40,7 +40,9 @@ def no_progress(*_args, **_kwargs) -> None:
 
 
 def test_keep_best_selects_the_best_variant_and_captions_show_likeness(ctx, studio, panel):
-    finished = rendering.render_panel(ctx, panel, "new", 3, no_progress)
+    ids = rendering.queue_panel(ctx, panel, "new", 3)
+    rendering.wait_for(ctx, ids, no_progress)
+    finished = queue.jobs(studio, ids)
     assert [j.status for j in finished] == ["done"] * 3
     quality_ui.keep_best(ctx, finished)
     history = renders.list_renders(studio, panel.id)
@@ -54,15 +56,16 @@ def test_keep_best_selects_the_best_variant_and_captions_show_likeness(ctx, stud
 
 
 def test_region_redo_from_the_image_editor_keeps_the_unpainted_pixels(ctx, studio, panel):
-    rendering.render_panel(ctx, panel, "same", 1, no_progress)
+    rendering.wait_for(ctx, rendering.queue_panel(ctx, panel, "same", 1), no_progress)
     first = panels.get_panel(studio, panel.id)
     shown = quality_ui.editor_picture(ctx, first.selected_render_id)
     assert shown.size == (160, 128)
     with pytest.raises(InvalidInput, match="Paint the region"):
-        quality_ui.redo_region(ctx, first, {"background": shown, "layers": [], "composite": shown}, no_progress)
+        quality_ui.queue_region(ctx, first, {"background": shown, "layers": [], "composite": shown})
     stroke = Image.new("RGBA", (160, 128), (0, 0, 0, 0))
     stroke.paste((255, 51, 102, 255), (10, 20, 90, 100))
-    quality_ui.redo_region(ctx, first, {"background": shown, "layers": [stroke], "composite": shown}, no_progress)
+    ids = quality_ui.queue_region(ctx, first, {"background": shown, "layers": [stroke], "composite": shown})
+    rendering.wait_for(ctx, ids, no_progress)
     after = panels.get_panel(studio, panel.id)
     redo = renders.get_render(studio, after.selected_render_id)
     assert redo.parent_render_id == first.selected_render_id

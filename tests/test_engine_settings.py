@@ -93,9 +93,9 @@ def test_a_panel_saves_json_settings_of_an_undescribed_engine_and_keeps_the_othe
     panel = panels.add_panel(studio, project.id, prompt="Mira", characters=["Mira"],
                              overrides={"params": {"draft": {}, "anystory": {"redux_scale": 0.9}}})
     form = PanelForm.of(panel, {}, "some-other-engine")
-    values = form.widget_values()
-    assert values[-1] == "{}"
-    values[-1] = '{"strength": 0.5}'
-    edited = PanelForm.from_widgets(values, "some-other-engine")
+    values = form.values()
+    assert values["advanced0"] == "{}"
+    values["advanced0"] = '{"strength": 0.5}'
+    edited = PanelForm.from_values(values, "some-other-engine")
     assert edited.overrides(panel.overrides, form)["params"] == {
         "draft": {}, "anystory": {"redux_scale": 0.9}, "some-other-engine": {"strength": 0.5}}

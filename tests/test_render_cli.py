@@ -62,3 +62,32 @@ def test_render_history_select_cancel_retry(cli, studio):
     assert code == 0 and out["renders"][0]["status"] == "done"
     assert out["renders"][0]["seed"] == queued["seed"]
     assert cli("render", "Fox Tales", "--seed", "soon")[0] == 2
+
+
+def test_add_panel_puts_the_characters_its_prompt_names_in_it_and_reports_unknown_names(studio, capsys, cli):
+    code = main(["add-panel", "Fox Tales", "--prompt", "MIA stands on the pier while Fox watches ROLE-Z",
+                 "--data-dir", str(studio.root)])
+    said = capsys.readouterr().out
+    assert code == 0
+    assert [c.name for c in panels.list_panels(studio, "Fox Tales")[0].characters] == ["Mia", "Fox"]
+    assert "Mia joins panel 1" in said and "Fox joins panel 1" in said
+    assert "“ROLE-Z” in the scene of panel 1 names no character" in said
+
+
+def test_add_panel_refuses_an_unknown_balloon_kind(cli, capsys, studio):
+    code = main(["add-panel", "Fox Tales", "--prompt", "x", "--say", "Mia:yell:hi", "--data-dir", str(studio.root)])
+    assert code == 2 and "unknown balloon kind 'yell'" in capsys.readouterr().err
+    assert panels.list_panels(studio, "Fox Tales") == []
+    code, panel = cli("add-panel", "Fox Tales", "--prompt", "x", "--say", "Mia:Look: the sky")
+    assert code == 0 and panel["balloons"][0]["text"] == "Look: the sky"
+
+
+def test_an_existing_export_names_the_flag_that_replaces_it(cli, studio, capsys, tmp_path):
+    out = tmp_path / "fox.cbz"
+    cli("add-panel", "Fox Tales", "--prompt", "Mia waits")
+    argv = ["export", "Fox Tales", "--format", "cbz", "--out", str(out), "--data-dir", str(studio.root)]
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert "add --force to replace it" in error and "force=True" not in error

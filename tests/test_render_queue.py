@@ -219,10 +219,11 @@ def test_variants_have_consecutive_seeds_and_leave_the_choice_to_the_writer(stud
     assert len({r.image_hash for r in first}) == 3
     assert panels.get_panel(studio, ids[0]).selected_render_id == first[0].id  # the panel had none
     more = render_now(studio, ids[0], seed="same", variants=2)
-    assert [r.seed for r in more] == [0, 1]  # the panel's seed
+    assert [r.seed for r in more] == [100, 101]  # the panel's seed: its selected render's since then
     assert panels.get_panel(studio, ids[0]).selected_render_id == first[0].id
     renders.select_render(studio, ids[0], more[1].id)
-    assert panels.get_panel(studio, ids[0]).selected_render_id == more[1].id
+    chosen = panels.get_panel(studio, ids[0])
+    assert (chosen.selected_render_id, chosen.seed) == (more[1].id, 101)
 
 
 def test_render_missing_and_render_all(studio, story):

@@ -59,9 +59,8 @@ class AnyStoryAttnProcessor(FluxAttnProcessor, nn.Module):
 def install_processors(transformer: nn.Module) -> None:
     """Put an AnyStoryAttnProcessor on every attention of a FluxTransformer2DModel."""
     hidden = transformer.config.num_attention_heads * transformer.config.attention_head_dim
-    param = next(transformer.parameters())
-    transformer.set_attn_processor({
-        name: AnyStoryAttnProcessor(hidden).to(device=param.device, dtype=param.dtype)
+    transformer.set_attn_processor({  # model.dtype: a 4-bit model's first parameter is packed uint8
+        name: AnyStoryAttnProcessor(hidden).to(device=transformer.device, dtype=transformer.dtype)
         for name in transformer.attn_processors
     })
 

@@ -47,7 +47,8 @@ class SubjectEncoder:
         tokens = self.siglip(pixels).last_hidden_state
         side = self.siglip.config.image_size // self.siglip.config.patch_size
         token_mask = F.adaptive_avg_pool2d(mask_px.mean(dim=1, keepdim=True), side) > 0
-        token_mask = token_mask.flatten(2).transpose(1, 2).to(device=param.device, dtype=param.dtype)
+        # tokens.device: under group offloading the weights (param.device) wait on the CPU
+        token_mask = token_mask.flatten(2).transpose(1, 2).to(device=tokens.device, dtype=param.dtype)
         return self.embedders(tokens, token_mask)
 
     def _reference(self, image: Image.Image, mask: Image.Image):

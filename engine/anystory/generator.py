@@ -16,9 +16,11 @@ from PIL import Image
 from engine.base import CancelFn, EngineError, PanelRequest, ProgressFn, RenderResult, SubjectEncoding
 from engine.anystory.encoder import SubjectEncoder
 from engine.anystory.loading import TINY_COMPONENTS, Components, load_golden_layout, load_real
+from engine.anystory.memory_loading import vae_tiling
 from engine.anystory.params import describe_params, plan_steps, resolve_params
-from engine.anystory.pipeline import (LatentBlend, Prompt, RoutingAverage, Subjects, box_allow, decode, denoise, image_ids,
-                                      initial_latents, stack_subjects, to_image)
+from engine.anystory.pipeline import (LatentBlend, Prompt, RoutingAverage, Subjects, box_allow, decode, denoise,
+                                      image_ids, initial_latents, stack_subjects, to_image)
+from engine.anystory.prompt_cache import PromptCache
 from engine.anystory.transformer import StreamTransformer
 
 ENCODING_KEYS = ("redux_embeds", "router_embeds", "ref_tokens", "ref_ids", "ref_mask")
@@ -38,16 +40,19 @@ class AnyStoryGenerator:
         self.encoder = SubjectEncoder(components.siglip, components.embedders, components.pipe, ref_size)
         self.ref_size, self.text_tokens, self.label = ref_size, text_tokens, label
         identity = {**identity, "ref_size": ref_size, "dtype": str(components.dtype)}
+        if components.memory.numbers:  # quantization changes the numbers; full keeps its fingerprint
+            identity["memory"] = components.memory.numbers
         digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
         self._fingerprint = f"{label}:{digest}"
         self._lock = threading.Lock()
         self._cpu_threads = cpu_threads
+        self.prompts = PromptCache()
 
     @classmethod
     def tiny(cls, device: str = "cpu", components: Path = TINY_COMPONENTS,
-             ref_size: int = TINY_REF_SIZE) -> "AnyStoryGenerator":
+             ref_size: int = TINY_REF_SIZE, memory: str = "full", offload: bool = False) -> "AnyStoryGenerator":
         """The "anystory-tiny" configuration (tests, benchmarks): tiny random weights."""
-        loaded = load_golden_layout(Path(components), device)
+        loaded = load_golden_layout(Path(components), device, memory, offload)
         checkpoint = hashlib.sha256((Path(components) / "anystory_flux.bin").read_bytes()).hexdigest()
         # tiny tensors gain nothing from intra-op threads and lose badly to them on a busy CPU
         return cls(loaded, {"components": "golden-tiny", "checkpoint": checkpoint}, ref_size, TINY_TEXT_TOKENS,
@@ -55,8 +60,10 @@ class AnyStoryGenerator:
 
     @classmethod
     def from_config(cls, config: Any, ref_size: int = 512) -> "AnyStoryGenerator":
-        """Real weights from an engine.registry.EngineConfig (flux, redux, anystory, device, dtype, offload)."""
-        loaded = load_real(config.flux, config.redux, config.anystory, config.device, config.dtype, config.offload)
+        """Real weights from an engine.registry.EngineConfig (flux, redux, anystory, device, dtype, offload,
+        memory)."""
+        loaded = load_real(config.flux, config.redux, config.anystory, config.device, config.dtype, config.offload,
+                           config.memory)
         identity = {"flux": config.flux, "redux": config.redux, "anystory": config.anystory}
         return cls(loaded, identity, ref_size, 512, "anystory")
 
@@ -64,9 +71,16 @@ class AnyStoryGenerator:
     def fingerprint(self) -> str:
         return self._fingerprint
 
+    @property
+    def memory(self) -> dict[str, str]:
+        """The memory profile that runs and why (for --json output and the Settings tab)."""
+        m = self.components.memory
+        return {"requested": m.requested, "profile": m.profile, "reason": m.reason}
+
     def describe(self) -> str:
         c = self.components
         where = f"{c.device.type}, {str(c.dtype).removeprefix('torch.')}" + (", offload" if c.offload else "")
+        where += f", memory {c.memory.profile} ({c.memory.reason})"
         if self.label == "anystory-tiny":
             return f"anystory-tiny on {where}: tiny random weights for tests, not real panels"
         return f"anystory on {where}: FLUX.1-dev + Redux + AnyStory"
@@ -82,7 +96,7 @@ class AnyStoryGenerator:
         c = self.components
         # default CPU threads here: oneDNN picks other convolution kernels single-threaded, which
         # moves the reference latents by ~3e-4 from the published encoder's
-        with self._lock, torch.no_grad(), c.on_device(c.siglip, c.embedders, c.pipe.vae):
+        with self._lock, torch.no_grad():
             tensors = self.encoder.encode(image, mask)
         arrays = {k: v.detach().float().cpu().numpy() for k, v in tensors.items()}
         return SubjectEncoding(self.fingerprint, arrays, {"backend": self.label, "ref_size": str(self.ref_size)})
@@ -124,12 +138,15 @@ class AnyStoryGenerator:
                 torch.set_num_threads(threads)
 
     def encode_prompt(self, prompt: str) -> Prompt:
+        """The prompt's embeddings, from the in-memory cache when this engine encoded it before."""
         c = self.components
-        pipe = c.pipe
-        with c.on_device(pipe.text_encoder, pipe.text_encoder_2):
-            embeds, pooled, ids = pipe.encode_prompt(prompt, prompt_2=None, device=c.device,
-                                                     max_sequence_length=self.text_tokens)
-        return Prompt(embeds, pooled, ids)
+
+        def encode() -> Prompt:
+            embeds, pooled, ids = c.pipe.encode_prompt(prompt, prompt_2=None, device=c.device,
+                                                       max_sequence_length=self.text_tokens)
+            return Prompt(embeds, pooled, ids)
+
+        return self.prompts.get((prompt, self.fingerprint, self.text_tokens), encode)
 
     def generate(self, prompt: Prompt, request: PanelRequest, settings: dict[str, Any],
                  subjects: Optional[Subjects], progress: Optional[ProgressFn] = None,
@@ -143,14 +160,13 @@ class AnyStoryGenerator:
             latents = initial_latents(pipe, request.height, request.width, request.seed, c.device, c.dtype)
         ids = image_ids(pipe, request.height, request.width, c.device, c.dtype)
         plans = plan_steps(request.steps, settings, 0 if subjects is None else subjects.count)
-        with c.on_device(pipe.transformer, *c.loras.values()):
-            return denoise(self.model, pipe.scheduler.config, latents, ids, prompt, request.guidance, plans,
-                           subjects, settings, progress, cancel, on_step, on_routing, blend)
+        return denoise(self.model, pipe.scheduler.config, latents, ids, prompt, request.guidance, plans,
+                       subjects, settings, progress, cancel, on_step, on_routing, blend)
 
     def decode(self, latents: torch.Tensor, height: int, width: int) -> np.ndarray:
         """Packed latents -> (height, width, 3) float image in [0, 1]."""
         c = self.components
-        with c.on_device(c.pipe.vae):
+        with vae_tiling(c.pipe.vae, height, width):
             return decode(c.pipe, latents, height, width)
 
     def subject_tensors(self, encoding: SubjectEncoding, name: str = "subject") -> dict[str, torch.Tensor]:

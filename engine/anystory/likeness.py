@@ -26,20 +26,19 @@ def _pixels(processor: Any, pictures: Sequence[Picture]) -> torch.Tensor:
     images = [image for image, _ in framed]
     masks = [mask.convert("RGB") for _, mask in framed]
     pixels = processor.preprocess(images=images, return_tensors="pt").pixel_values
-    mask_px = processor.preprocess(images=masks, resample=Image.Resampling.NEAREST, do_normalize=False, return_tensors="pt").pixel_values
+    mask_px = processor.preprocess(images=masks, resample=Image.Resampling.NEAREST, do_normalize=False,
+                                   return_tensors="pt").pixel_values
     return pixels * mask_px
 
 
 def siglip_embedder(generator: Any) -> Embedder:
     """An Embedder on `generator`'s SigLIP encoder (an AnyStoryGenerator)."""
-    components, processor = generator.components, generator.encoder.processor
-    siglip = components.siglip
+    siglip, processor = generator.components.siglip, generator.encoder.processor
 
     @torch.no_grad()
     def embed(pictures: Sequence[Picture]) -> np.ndarray:
         param = next(siglip.parameters())
-        with components.on_device(siglip):
-            out = siglip(_pixels(processor, pictures).to(device=param.device, dtype=param.dtype))
+        out = siglip(_pixels(processor, pictures).to(device=param.device, dtype=param.dtype))
         pooled = out.pooler_output if getattr(out, "pooler_output", None) is not None else out.last_hidden_state.mean(1)
         return F.normalize(pooled.float(), dim=-1).cpu().numpy()
 

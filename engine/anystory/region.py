@@ -46,10 +46,8 @@ def reencode(pipe: FluxPipeline, image: Any, height: int, width: int) -> torch.T
 
 def original_latents(generator: Any, redo: RegionRedo, like: torch.Tensor) -> torch.Tensor:
     """The original render's final latents, shaped and placed like `like`."""
-    c = generator.components
     if redo.latents is None:
-        with c.on_device(c.pipe.vae):
-            latents = reencode(c.pipe, redo.image, redo.image.height, redo.image.width)
+        latents = reencode(generator.components.pipe, redo.image, redo.image.height, redo.image.width)
     else:
         latents = torch.from_numpy(np.asarray(redo.latents, np.float32))
     if tuple(latents.shape) != tuple(like.shape):

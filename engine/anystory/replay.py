@@ -6,6 +6,8 @@ the case's tensor names (redux_embeds_i, router_embeds_i when the router is on,
 ref_tokens_mean_i, ref_ids_i, ref_mask_i). Then generates from the case's prompt embeddings
 and initial latents, using the case's sampled ref_tokens_i for the reference stream when
 present, and writes OUT_DIR/final_latents.safetensors (key final_latents) and OUT_DIR/image.png.
+`--memory int8` (fp8, ...) loads the transformer through the same quantized from_pretrained
+path real weights take, to see how far a profile moves the numbers.
 """
 from __future__ import annotations
 
@@ -52,11 +54,18 @@ def case_settings(case: dict[str, Any]) -> dict[str, Any]:
     return resolve_params({s.name: case[s.name] for s in PARAMS if s.name in case}, len(case["subjects"]))
 
 
-def replay(case_dir: Path, out_dir: Path, device: str = "cpu") -> dict[str, torch.Tensor]:
-    """Run one case; returns what it wrote plus the latents after each step (`step_latents`)."""
+def replay(case_dir: Path, out_dir: Path, device: str = "cpu", memory: str = "full") -> dict[str, torch.Tensor]:
+    """Run one case with a memory profile's components; returns what it wrote plus the latents
+    after each step (`step_latents`)."""
     case, tensors = read_case(case_dir)
     generator = AnyStoryGenerator.tiny(device=device, components=(case_dir / case["components"]).resolve(),
-                                       ref_size=case["ref_size"])
+                                       ref_size=case["ref_size"], memory=memory)
+    return replay_with(generator, case_dir, out_dir)
+
+
+def replay_with(generator: AnyStoryGenerator, case_dir: Path, out_dir: Path) -> dict[str, torch.Tensor]:
+    """Run one case with a generator built for it (the case's components and ref_size)."""
+    case, tensors = read_case(case_dir)
     encodings = encode_case(generator, case_dir, case)
     written = {}
     for i, enc in enumerate(encodings):
@@ -90,9 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("case_dir", type=Path, help="a case folder (case.json, tensors.safetensors, pictures)")
     parser.add_argument("--out", type=Path, required=True, help="folder for the outputs")
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    parser.add_argument("--memory", default="full", help="memory profile: full (default), auto, int8, fp8, nf4, "
+                                                         "nf4-offload (the transformer loads quantized as with real weights)")
     args = parser.parse_args(argv)
     try:
-        replay(args.case_dir, args.out, args.device)
+        replay(args.case_dir, args.out, args.device, args.memory)
     except EngineError as exc:
         parser.exit(2, f"replay: {exc}\n")
     print(f"wrote {args.out}/encodings.safetensors, final_latents.safetensors, image.png")

@@ -85,7 +85,7 @@ class StreamTransformer:
 
     @property
     def dtype(self) -> torch.dtype:
-        return self.model.x_embedder.weight.dtype
+        return self.model.dtype  # the compute dtype, also when the linear weights are quantized
 
     def _temb(self, timestep: torch.Tensor, guidance: Optional[torch.Tensor], pooled: torch.Tensor) -> torch.Tensor:
         timestep = timestep.to(self.dtype) * 1000

@@ -26,7 +26,7 @@ def refuse_existing(paths: list[Path], force: bool) -> None:
     """Raise before writing anything when an output exists and force is off."""
     existing = [str(path) for path in paths if path.exists()]
     if existing and not force:
-        raise ExportExistsError(f"{', '.join(existing)} already exists; use force=True (--force) to replace it.")
+        raise ExportExistsError(f"{', '.join(existing)} already exists; add --force to replace it.")
 
 
 def atomic_write(path: Path, write: Callable[[Path], None], force: bool = False) -> Path:
