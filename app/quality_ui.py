@@ -62,9 +62,8 @@ def flags_html(render: RenderView) -> str:
 
 
 def keep_best_toggle() -> gr.Checkbox:
-    """The toggle next to Variants."""
-    return gr.Checkbox(False, label="Keep the best", scale=0, min_width=120, elem_id="keep-best",
-                       info="pick the variant whose least-like character is most alike")
+    """The toggle next to Variants: select the variant whose least-like character is most alike."""
+    return gr.Checkbox(False, label="Keep the best", scale=0, min_width=120, elem_id="keep-best", container=False)
 
 
 def build_history_parts() -> dict[str, Any]:
@@ -128,14 +127,14 @@ def painted_mask(value: Any) -> Image.Image:
     return Image.fromarray((painted * 255).astype(np.uint8), "L")
 
 
-def queue_region(ctx: AppContext, view: Optional[PanelView], value: Any) -> list[int]:
-    """Queue a redo of the painted region of the open panel's render; the job's id."""
+def queue_region(ctx: AppContext, view: Optional[PanelView], render_id: Optional[int], value: Any) -> list[int]:
+    """Queue a redo of the painted region of `render_id` (the render the editor shows: the
+    one the open panel uses); the job's id."""
     view = need_panel(view)
-    if view.selected_render_id is None:
+    if render_id is None:
         raise InvalidInput(f"Panel {view.number} has no render yet: render it first.")
     rendering.check_engine(ctx)
-    job = region_redo.enqueue_region(ctx.studio, view.selected_render_id, painted_mask(value),
-                                     engine=ctx.engine_name())
+    job = region_redo.enqueue_region(ctx.studio, render_id, painted_mask(value), engine=ctx.engine_name())
     return [job.id]
 
 
@@ -149,10 +148,11 @@ def wire(tab: "StoryTab", run: Any, after_inputs: set, everything: set) -> None:
     ui.region_box.expand(lambda render_id: editor_picture(ctx, render_id), ui.shown_render, ui.region_editor)
 
     @user_errors(fallback=lambda *_: {ui.jobs: []})
-    def queue_redo(view: Optional[PanelView], value: Any) -> Outputs:
-        ids = queue_region(ctx, view, value)
+    def queue_redo(view: Optional[PanelView], render_id: Optional[int], value: Any) -> Outputs:
+        ids = queue_region(ctx, view, render_id, value)
         return {ui.jobs: ids, ui.status: f"<p>Panel {view.number}: region redo queued…</p>"}
 
-    (ui.redo_btn.click(queue_redo, [ui.loaded, ui.region_editor], {ui.jobs, ui.status}, show_progress="hidden")
+    (ui.redo_btn.click(queue_redo, [ui.loaded, ui.shown_render, ui.region_editor], {ui.jobs, ui.status},
+                       show_progress="hidden")
      .then(run.wait, ui.jobs, {ui.jobs}, show_progress_on=ui.status, concurrency_limit=None)
      .then(run.after, after_inputs, everything, show_progress="hidden"))

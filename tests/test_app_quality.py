@@ -61,10 +61,12 @@ def test_region_redo_from_the_image_editor_keeps_the_unpainted_pixels(ctx, studi
     shown = quality_ui.editor_picture(ctx, first.selected_render_id)
     assert shown.size == (160, 128)
     with pytest.raises(InvalidInput, match="Paint the region"):
-        quality_ui.queue_region(ctx, first, {"background": shown, "layers": [], "composite": shown})
+        quality_ui.queue_region(ctx, first, first.selected_render_id, {"background": shown, "layers": [],
+                                                                       "composite": shown})
     stroke = Image.new("RGBA", (160, 128), (0, 0, 0, 0))
     stroke.paste((255, 51, 102, 255), (10, 20, 90, 100))
-    ids = quality_ui.queue_region(ctx, first, {"background": shown, "layers": [stroke], "composite": shown})
+    ids = quality_ui.queue_region(ctx, first, first.selected_render_id,
+                                  {"background": shown, "layers": [stroke], "composite": shown})
     rendering.wait_for(ctx, ids, no_progress)
     after = panels.get_panel(studio, panel.id)
     redo = renders.get_render(studio, after.selected_render_id)
