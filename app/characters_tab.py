@@ -1,40 +1,29 @@
-"""The Characters tab: the cast with thumbnails, a picture cut out by clicks or a box,
-name / alias / description, replace picture, delete (warning when panels use it)."""
+"""The Characters tab: the cast with thumbnails; a picture uploaded through the app's image
+checks and cut out by clicks, a box, the brush or an uploaded mask, previewed on a light and
+a dark background; name / alias / description; delete (warning when panels use it).
+
+Every handler returns a dict keyed by component (tests call them in-process).
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import contextlib
+from pathlib import Path
 from typing import Any, Optional
 
 import gradio as gr
-import numpy as np
 from PIL import Image
 
+from app.character_selection import ADD_COLOUR, REMOVE_COLOUR, Selection
 from app.character_delete import delete_warning
-from app.common import asset_file, inform, need_project, ui_picture, user_errors
+from app.common import asset_file, inform, need_project, ui_picture, user_errors, warn
 from app.context import AppContext
-from app.overlay import cutout_preview, selection_overlay
+from app.settings_segmenter import segmenter_words
 from story import characters, projects
+from story.assets import read_image_file
 
 MODES = ["Include (click the character)", "Exclude (click the background)", "Box (two corners)"]
-
-
-@dataclass
-class Selection:
-    """The picture being cut out and the writer's clicks; lives in gr.State per browser tab."""
-
-    image: Optional[Image.Image] = None
-    points: list[tuple[float, float, bool]] = field(default_factory=list)
-    box: Optional[tuple[float, float, float, float]] = None
-    corner: Optional[tuple[float, float]] = None
-    mask: Optional[np.ndarray] = None
-    segmenter: str = ""
-    changed: bool = False
-    """True once the writer uploaded or clicked: saving then stores the new picture."""
-
-    def overlay(self) -> Optional[Image.Image]:
-        if self.image is None:
-            return None
-        return selection_overlay(self.image, self.mask, self.points, self.box, self.corner)
+AUTOMATIC = ("fallback", "matting")
+"""Segmenters that find the character without clicks: an upload is cut out at once."""
 
 
 def cast_gallery(ctx: AppContext, project_id: Optional[int]) -> list[tuple[str, str]]:
@@ -49,154 +38,245 @@ def cast_gallery(ctx: AppContext, project_id: Optional[int]) -> list[tuple[str, 
     ]
 
 
-def segment(ctx: AppContext, sel: Selection) -> Selection:
-    """Run the segmenter on the current clicks/box and warn about doubtful selections."""
-    if not sel.points and sel.box is None:
-        sel.mask = None
+def run_segmenter(ctx: AppContext, sel: Selection) -> Selection:
+    """Cut out from the clicks/box (or, for an automatic segmenter, from none); warn about a
+    doubtful selection. A picture with transparency and no clicks keeps its own cut."""
+    automatic = ctx.segmenter_status()[0] in AUTOMATIC
+    if not sel.points and sel.box is None and (sel.base is not None or not automatic):
         return sel
     segmenter = ctx.segmenter()
     mask, _score = segmenter.segment(sel.image, points=sel.points, box=sel.box)
-    _, warning = characters.validate_mask(sel.image, mask)
-    if warning:
-        gr.Warning(warning[0].upper() + warning[1:] + ".")
-    sel.mask, sel.segmenter = mask, segmenter.name
+    sel.base, sel.segmenter = mask, segmenter.name
+    if mask.any():
+        _, warning = characters.validate_mask(sel.image, sel.mask)
+        if warning:
+            warn(warning[0].upper() + warning[1:] + ".")
     return sel
 
 
-def cutout(sel: Selection) -> Optional[Image.Image]:
-    if sel.mask is None or not sel.mask.any():
-        return None
-    subject, subject_mask = characters.prepare_subject(sel.image, sel.mask)
-    return cutout_preview(subject, subject_mask)
+def read_upload(path: Optional[str], label: str) -> Image.Image:
+    """A picture uploaded through Gradio, read by the app's one ingest path (format, size and
+    pixel checks), then removed from Gradio's upload folder inside the data directory."""
+    if not path:
+        raise gr.Error(f"Choose a {label} file.", print_exception=False)
+    try:
+        return read_image_file(path, label=label)
+    finally:
+        Path(path).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            Path(path).parent.rmdir()  # Gradio's folder for this upload, when empty
 
 
-def build(ctx: AppContext, project: gr.State) -> Any:
-    """Lay out the Characters tab and wire its events; returns its refresh function."""
-    selection = gr.State(Selection())
-    current = gr.State(None)  # id of the character in the form, None for a new one
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=2, min_width=260):
-            gr.Markdown("## Cast")
-            cast = gr.Gallery(show_label=False, columns=2, height=420, allow_preview=False,
-                              object_fit="contain", elem_id="cast-gallery")
-            new_btn = gr.Button("+ New character", elem_id="new-character")
-            segmenter_note = gr.Markdown(elem_id="segmenter-note")
-        with gr.Column(scale=5):
-            with gr.Row(equal_height=False):
-                with gr.Column(scale=3):
-                    picture = gr.Image(label="Picture — upload, then click the character", type="pil",
-                                       image_mode=None, sources=["upload", "clipboard"], height=420,
-                                       elem_id="character-picture")
-                    mode = gr.Radio(MODES, value=MODES[0], show_label=False, elem_id="click-mode")
-                    clear_btn = gr.Button("Clear clicks", size="sm")
-                with gr.Column(scale=2):
-                    preview = gr.Image(label="Cut-out", interactive=False, height=200,
-                                       elem_id="character-cutout")
-                    name = gr.Textbox(label="Name", placeholder="Mira", elem_id="character-name")
-                    alias = gr.Textbox(label="Alias (optional, one word)", placeholder="ROLE-A",
-                                       elem_id="character-alias")
-                    description = gr.Textbox(label="Description (used in prompts)", lines=3,
-                                             placeholder="a small girl with red braids and a yellow raincoat",
-                                             elem_id="character-description")
-                    with gr.Row():
-                        save_btn = gr.Button("Save character", variant="primary", elem_id="save-character")
-                        delete_btn = gr.Button("Delete…", variant="stop", elem_id="delete-character")
-            with gr.Group(visible=False) as confirm_box:
-                confirm_text = gr.HTML(padding=True, elem_id="confirm-delete-character-text")
-                with gr.Row():
-                    confirm_btn = gr.Button("Yes, delete", variant="stop", elem_id="confirm-delete-character")
-                    keep_btn = gr.Button("Keep")
+class CharactersTab:
+    """The tab's components and handlers; `build` lays it out inside a gr.Blocks."""
 
-    form = [current, name, alias, description, picture, preview, selection]
+    def __init__(self, ctx: AppContext, project: gr.State):
+        self.ctx, self.project = ctx, project
+        self.selection = gr.State(Selection())
+        self.current = gr.State(None)  # id of the character in the form, None for a new one
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2, min_width=260):
+                self._cast_column()
+            with gr.Column(scale=5):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3):
+                        self._picture_column()
+                    with gr.Column(scale=2):
+                        self._form_column()
+                self._confirm_box()
+        self.form = [self.current, self.name, self.alias, self.description, self.picture, self.preview,
+                     self.selection]
+        self.outputs = [self.cast, self.note] + self.form
+        self._wire()
 
-    def empty_form():
-        return None, "", "", "", None, None, Selection()
+    def _cast_column(self) -> None:
+        gr.Markdown("## Cast")
+        self.cast = gr.Gallery(show_label=False, columns=2, height=420, allow_preview=False,
+                               object_fit="contain", elem_id="cast-gallery")
+        self.new_btn = gr.Button("+ New character", elem_id="new-character")
+        self.note = gr.Markdown(elem_id="segmenter-note")
 
-    def refresh(project_id: Optional[int]):
-        engine_name, reason = ctx.segmenter_status()
-        note = f"**Segmenter:** {engine_name}  \n<small>{reason}</small>"
-        return (cast_gallery(ctx, project_id), note) + empty_form()
+    def _picture_column(self) -> None:
+        with gr.Column(elem_id="character-picture"):
+            self.picture = gr.Image(label="Picture: upload one, then click the character", type="pil",
+                                    interactive=False, height=420, elem_id="character-picture-view")
+            self.upload_btn = gr.UploadButton("Upload a picture…", file_types=["image"], size="sm",
+                                              elem_id="upload-picture")
+        self.mode = gr.Radio(MODES, value=MODES[0], show_label=False, elem_id="click-mode")
+        with gr.Row():
+            self.clear_btn = gr.Button("Clear clicks", size="sm")
+            self.mask_btn = gr.UploadButton("Upload a mask… (white = character)", file_types=["image"],
+                                            size="sm", elem_id="upload-mask")
+        with gr.Accordion("Touch up with the brush", open=False, elem_id="brush-panel") as self.brush_panel:
+            gr.Markdown("Paint **green** over parts the cut-out misses and **red** over parts it "
+                        "should not have, then apply.")
+            self.brush = gr.ImageEditor(
+                type="numpy", sources=(), transforms=(), layers=False, height=420, elem_id="mask-brush",
+                brush=gr.Brush(colors=[ADD_COLOUR, REMOVE_COLOUR], color_mode="fixed"),
+                eraser=gr.Eraser(), label="Brush", show_label=False)
+            self.brush_btn = gr.Button("Apply brush strokes", size="sm", elem_id="apply-brush")
 
-    @user_errors
-    def pick(project_id: Optional[int], evt: gr.SelectData):
-        chosen = projects.get_project(ctx.studio, need_project(project_id)).characters[evt.index]
+    def _form_column(self) -> None:
+        self.preview = gr.Image(label="Cut-out on light and dark", interactive=False, height=200,
+                                elem_id="character-cutout")
+        self.name = gr.Textbox(label="Name", placeholder="Mira", elem_id="character-name")
+        self.alias = gr.Textbox(label="Alias (optional, one word)", placeholder="ROLE-A",
+                                elem_id="character-alias")
+        self.description = gr.Textbox(label="Description (used in prompts)", lines=3,
+                                      placeholder="a small girl with red braids and a yellow raincoat",
+                                      elem_id="character-description")
+        with gr.Row():
+            self.save_btn = gr.Button("Save character", variant="primary", elem_id="save-character")
+            self.delete_btn = gr.Button("Delete…", variant="stop", elem_id="delete-character")
+
+    def _confirm_box(self) -> None:
+        with gr.Group(visible=False) as self.confirm_box:
+            self.confirm_text = gr.HTML(padding=True, elem_id="confirm-delete-character-text")
+            with gr.Row():
+                self.confirm_btn = gr.Button("Yes, delete", variant="stop", elem_id="confirm-delete-character")
+                self.keep_btn = gr.Button("Keep")
+
+    # Handlers: each returns {component: value}.
+
+    def shown(self, sel: Selection) -> dict[Any, Any]:
+        """The picture with the selection drawn on it, the cut-out preview, the state."""
+        return {self.picture: sel.overlay(), self.preview: sel.preview(), self.selection: sel}
+
+    def empty_form(self) -> dict[Any, Any]:
+        """A blank form for a new character."""
+        return {self.current: None, self.name: "", self.alias: "", self.description: "",
+                **self.shown(Selection())}
+
+    def refresh(self, project_id: Optional[int]) -> dict[Any, Any]:
+        """The cast, the segmenter's note and an empty form."""
+        return {self.cast: cast_gallery(self.ctx, project_id), self.note: segmenter_words(self.ctx),
+                **self.empty_form()}
+
+    def pick(self, project_id: Optional[int], evt: gr.SelectData) -> dict[Any, Any]:
+        """A character of the cast into the form, with its picture and stored mask."""
+        chosen = projects.get_project(self.ctx.studio, need_project(project_id)).characters[evt.index]
         sel = Selection()
         if chosen.image_hash:
-            sel.image = ctx.studio.assets.open(chosen.image_hash)
-            sel.mask = characters.mask_array(ctx.studio.assets.open(chosen.mask_hash))
-            sel.segmenter = chosen.segmenter
-        return (chosen.id, chosen.name, chosen.alias or "", chosen.description, sel.overlay(),
-                asset_file(ctx.studio, chosen.subject_hash), sel)
+            assets = self.ctx.studio.assets
+            sel = Selection.of_stored(assets.open(chosen.image_hash),
+                                      characters.mask_array(assets.open(chosen.mask_hash)), chosen.segmenter)
+        return {self.current: chosen.id, self.name: chosen.name, self.alias: chosen.alias or "",
+                self.description: chosen.description, **self.shown(sel)}
 
-    @user_errors
-    def uploaded(image: Optional[Image.Image]):
-        sel = Selection(image=image, changed=image is not None)
-        if image is not None and image.mode in ("RGBA", "LA", "PA"):
-            sel = segment(ctx, sel)  # a cut-out upload needs no clicks
-        return sel.overlay(), cutout(sel), sel
+    def uploaded(self, path: Optional[str]) -> dict[Any, Any]:
+        """A new picture: checked like the CLI's, cut out at once when it has transparency
+        or the segmenter needs no clicks; a large one is worked on as a smaller copy."""
+        return self.shown(run_segmenter(self.ctx, Selection.of_upload(read_upload(path, "picture"))))
 
-    @user_errors
-    def clicked(sel: Selection, click_mode: str, evt: gr.SelectData):
+    def clicked(self, sel: Selection, click_mode: str, evt: gr.SelectData) -> dict[Any, Any]:
+        """A click on the picture: include, exclude, or a corner of the box."""
         if sel.image is None:
             raise gr.Error("Upload a picture of the character first.", print_exception=False)
         x, y = float(evt.index[0]), float(evt.index[1])
-        sel = replace(sel, points=list(sel.points))  # a refused click leaves the stored selection as it was
-        sel.changed = True
+        before = (list(sel.points), sel.box)
         if click_mode == MODES[2]:
             if sel.corner is None:
-                sel.corner = (x, y)
-                return sel.overlay(), gr.skip(), sel
+                sel.corner, sel.changed = (x, y), True
+                return {self.picture: sel.overlay(), self.selection: sel}
             sel.box, sel.corner = (*sel.corner, x, y), None
         else:
             sel.points.append((x, y, click_mode == MODES[0]))
-        sel = segment(ctx, sel)
-        return sel.overlay(), cutout(sel), sel
+        try:
+            run_segmenter(self.ctx, sel)
+        except ValueError as exc:  # a click the segmenter refuses is not kept: the next one works
+            sel.points, sel.box = before
+            raise gr.Error(str(exc)[0].upper() + str(exc)[1:] + ".", print_exception=False) from exc
+        sel.changed = True
+        return self.shown(sel)
 
-    def cleared(sel: Selection):
-        sel = Selection(image=sel.image, changed=sel.image is not None)
-        return sel.overlay(), None, sel
+    def cleared(self, sel: Selection) -> dict[Any, Any]:
+        """Back to the picture as uploaded (its automatic cut-out, no clicks or brush)."""
+        if sel.original is None:
+            return self.shown(Selection())
+        return self.shown(run_segmenter(self.ctx, Selection.of_upload(sel.original)))
 
-    @user_errors
-    def save(project_id: Optional[int], char_id: Optional[int], name_: str, alias_: str,
-             description_: str, sel: Selection):
+    def mask_uploaded(self, sel: Selection, path: Optional[str]) -> dict[Any, Any]:
+        """A ready mask for the picture (as the CLI's --mask)."""
+        if sel.image is None:
+            raise gr.Error("Upload a picture of the character first.", print_exception=False)
+        sel.use_mask_file(read_upload(path, "mask"))
+        return self.shown(sel)
+
+    def brush_opened(self, sel: Selection) -> dict[Any, Any]:
+        """The brush's canvas: the picture with the current selection tinted, no strokes."""
+        return {self.brush: None if sel.image is None else
+                {"background": sel.overlay(), "layers": [], "composite": None}}
+
+    def brush_applied(self, sel: Selection, editor: Optional[dict]) -> dict[Any, Any]:
+        """Green strokes join the cut-out, red ones leave it; the canvas starts afresh."""
+        if sel.image is None:
+            raise gr.Error("Upload a picture of the character first.", print_exception=False)
+        sel.paint((editor or {}).get("layers") or [])
+        return {**self.shown(sel), **self.brush_opened(sel)}
+
+    def save(self, project_id: Optional[int], char_id: Optional[int], name: str, alias: str,
+             description: str, sel: Selection) -> dict[Any, Any]:
+        """Add or update the character; a new picture is stored at its original size."""
         project_id = need_project(project_id)
-        if sel.changed and sel.mask is None:
-            raise gr.Error("Click on the character (or drag a box) to cut it out before saving.",
+        mask = sel.full_mask() if sel.changed else None
+        if sel.changed and (mask is None or not mask.any()):
+            raise gr.Error("Click on the character (or drag a box, or paint it) before saving.",
                            print_exception=False)
-        picture = (sel.image, sel.mask) if sel.changed else (None, None)
+        image = sel.original if sel.changed else None
+        studio = self.ctx.studio
         if char_id is None:
-            saved = characters.add_character(ctx.studio, project_id, name_, alias=alias_, description=description_,
-                                             image=picture[0], mask=picture[1], segmenter=sel.segmenter)
+            saved = characters.add_character(studio, project_id, name, alias=alias, description=description,
+                                             image=image, mask=mask, segmenter=sel.segmenter)
         else:
-            saved = characters.update_character(ctx.studio, project_id, char_id, name=name_,
-                                                alias=alias_, description=description_)
+            saved = characters.update_character(studio, project_id, char_id, name=name, alias=alias,
+                                                description=description)
             if sel.changed:
-                saved = characters.set_character_picture(ctx.studio, project_id, char_id, *picture,
+                saved = characters.set_character_picture(studio, project_id, char_id, image, mask,
                                                          segmenter=sel.segmenter)
+        if saved.warning:
+            warn(saved.warning[0].upper() + saved.warning[1:] + ".")
         inform(f"Saved {saved.name}.")
-        return refresh(project_id)
+        return self.refresh(project_id)
 
-    @user_errors
-    def ask_delete(project_id: Optional[int], char_id: Optional[int]):
+    def ask_delete(self, project_id: Optional[int], char_id: Optional[int]) -> dict[Any, Any]:
+        """Ask before deleting, saying which panels use the character."""
         if char_id is None:
             raise gr.Error("Choose a character in the cast first.", print_exception=False)
-        return gr.update(visible=True), delete_warning(ctx, need_project(project_id), char_id)
+        warning = delete_warning(self.ctx, need_project(project_id), char_id)
+        return {self.confirm_box: gr.update(visible=True), self.confirm_text: warning}
 
-    @user_errors
-    def delete(project_id: Optional[int], char_id: Optional[int]):
-        characters.delete_character(ctx.studio, need_project(project_id), char_id, confirm=True)
-        gr.Info("Character deleted.")
-        return (gr.update(visible=False),) + refresh(project_id)
+    def delete(self, project_id: Optional[int], char_id: Optional[int]) -> dict[Any, Any]:
+        """Delete the character (taken out of its panels) and refresh the cast."""
+        characters.delete_character(self.ctx.studio, need_project(project_id), char_id, confirm=True)
+        inform("Character deleted.")
+        return {self.confirm_box: gr.update(visible=False), **self.refresh(project_id)}
 
-    outputs = [cast, segmenter_note] + form
-    project.change(refresh, project, outputs)
-    cast.select(pick, project, form)
-    new_btn.click(empty_form, None, form)
-    picture.upload(uploaded, picture, [picture, preview, selection])
-    picture.select(clicked, [selection, mode], [picture, preview, selection], concurrency_limit=2)
-    clear_btn.click(cleared, selection, [picture, preview, selection])
-    save_btn.click(save, [project, current, name, alias, description, selection], outputs)
-    delete_btn.click(ask_delete, [project, current], [confirm_box, confirm_text])
-    keep_btn.click(lambda: gr.update(visible=False), None, confirm_box)
-    confirm_btn.click(delete, [project, current], [confirm_box] + outputs)
-    return refresh, outputs
+    def kept(self) -> dict[Any, Any]:
+        """The writer chose to keep the character: close the question."""
+        return {self.confirm_box: gr.update(visible=False)}
+
+    def _wire(self) -> None:
+        shown = [self.picture, self.preview, self.selection]
+        confirm = [self.confirm_box, self.confirm_text]
+        self.project.change(self.refresh, self.project, self.outputs)
+        self.cast.select(user_errors(self.pick), self.project, self.form)
+        self.new_btn.click(self.empty_form, None, self.form)
+        self.upload_btn.upload(user_errors(self.uploaded), self.upload_btn, shown)
+        self.picture.select(user_errors(self.clicked), [self.selection, self.mode], shown, concurrency_limit=2)
+        self.clear_btn.click(self.cleared, self.selection, shown)
+        self.mask_btn.upload(user_errors(self.mask_uploaded), [self.selection, self.mask_btn], shown)
+        self.brush_panel.expand(self.brush_opened, self.selection, self.brush)
+        self.brush_btn.click(user_errors(self.brush_applied), [self.selection, self.brush], shown + [self.brush])
+        self.save_btn.click(user_errors(self.save), [self.project, self.current, self.name, self.alias,
+                                                     self.description, self.selection], self.outputs)
+        self.delete_btn.click(user_errors(self.ask_delete), [self.project, self.current], confirm)
+        self.keep_btn.click(self.kept, None, self.confirm_box)
+        self.confirm_btn.click(user_errors(self.delete), [self.project, self.current],
+                               [self.confirm_box] + self.outputs)
+
+
+def build(ctx: AppContext, project: gr.State) -> tuple[Any, list[Any]]:
+    """Lay out the Characters tab and wire its events; returns its refresh function and
+    outputs (the cast gallery first)."""
+    tab = CharactersTab(ctx, project)
+    return tab.refresh, tab.outputs

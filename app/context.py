@@ -22,6 +22,7 @@ class AppContext:
     studio: Studio
     engine_config: EngineConfig
     segmenter_config: SegmenterConfig = field(default_factory=SegmenterConfig.from_env)
+    cluster: Any = None
     worker: Any = None
     worker_error: Optional[str] = None
     restart_engine: Optional[Callable[[], None]] = None  # set by the server: rebuild the engine from engine_config
@@ -46,6 +47,12 @@ class AppContext:
             if self._segmenter is None:
                 self._segmenter = create_segmenter_from_config(self.segmenter_config)
             return self._segmenter
+
+    def use_segmenter(self, config: SegmenterConfig) -> None:
+        """Switch to another segmenter configuration (Settings); built again on next use."""
+        resolve_segmenter(config)  # a bad choice is refused before anything changes
+        with self._lock:
+            self.segmenter_config, self._segmenter = config, None
 
     def engine_name(self) -> str:
         """The engine renders are queued for: the running worker's, else the configured one."""

@@ -2,22 +2,22 @@
 its parameters, or a JSON object for an engine that has none.
 
 Descriptions are plain data (name, type, default, default_multi, minimum, maximum, help), as
-`engine.anystory.params.describe_params()` gives them; that module is imported only when the
-AnyStory engine is asked about, and only if it is installed (it is pure Python, no torch).
-The draft engine has no parameters. A control left at its default stores nothing, so the panel
-follows the engine's defaults (which may depend on the number of characters); only values
-the writer changed go into the panel's `overrides["params"][engine]`.
+each engine's `Generator.parameters()` gives them (engine.registry.engine_parameters asks
+without loading the engine or torch). The draft engine has no parameters. A control left at
+its default stores nothing, so the panel follows the engine's defaults (which may depend on
+the number of characters); only values the writer changed go into the panel's
+`overrides["params"][engine]`.
 """
 from __future__ import annotations
 
 import functools
-import importlib
 import json
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from engine.registry import engine_parameters
+
 Description = tuple[dict[str, Any], ...]
-PARAMS_MODULE = "engine.anystory.params"
 NO_SAMPLING = ("draft",)
 """Engines that ignore steps and guidance (the draft lays out cut-outs): the editor hides them."""
 FIRST = ("layout_freedom",)
@@ -25,18 +25,12 @@ FIRST = ("layout_freedom",)
 
 
 def describe(engine: str) -> Optional[Description]:
-    """The parameters of `engine`: () for none (draft), None when it does not describe them."""
-    if engine == "draft":
-        return ()
-    if engine not in ("anystory", "anystory-tiny"):
+    """The parameters of `engine` as it describes them (engine.registry.engine_parameters):
+    () for none (draft), None when it does not describe them."""
+    described = engine_parameters(engine)
+    if described is None:
         return None
-    try:
-        module = importlib.import_module(PARAMS_MODULE)
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("engine.anystory", PARAMS_MODULE):
-            raise
-        return None  # the AnyStory engine is not installed in this checkout
-    return tuple(sorted(module.describe_params(), key=lambda p: p["name"] not in FIRST))
+    return tuple(sorted(described, key=lambda p: p["name"] not in FIRST))
 
 
 def parse_json(text: str) -> dict[str, Any]:

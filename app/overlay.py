@@ -46,15 +46,6 @@ def selection_overlay(
     return base
 
 
-def cutout_preview(subject: Image.Image, subject_mask: Image.Image, size: int = 384) -> Image.Image:
-    """The cut-out on a light checkerboard, so the writer sees exactly what was kept."""
-    side = subject.width
-    cells = np.indices((side, side)).sum(axis=0) // max(1, side // 16) % 2
-    board = Image.fromarray(np.where(cells[..., None] == 0, 245, 225).astype(np.uint8).repeat(3, axis=2))
-    board.paste(subject.convert("RGB"), (0, 0), subject_mask.convert("L"))
-    return board.resize((size, size), Image.Resampling.LANCZOS)
-
-
 def panel_canvas(width: int, height: int, longest: int = 640) -> Image.Image:
     """A blank panel of the right aspect, for placing boxes before the first render."""
     scale = longest / max(width, height)

@@ -11,6 +11,7 @@ from typing import Any, Mapping, Optional
 
 from app.engine_settings import EngineSettings
 from story.views import PanelView
+from story.vocabulary import DEFAULT_RENDER_SETTINGS
 
 MAX_BALLOONS = 4
 NARRATOR = "(no speaker)"
@@ -22,7 +23,7 @@ SIZES: dict[str, tuple[int, int]] = {
     "Tall 9:16 · 576×1024": (576, 1024),
     "Banner 2:1 · 1024×512": (1024, 512),
 }
-DEFAULTS = {"width": 768, "height": 768, "steps": 25, "guidance": 3.5}
+DEFAULTS = {key: DEFAULT_RENDER_SETTINGS[key] for key in ("width", "height", "steps", "guidance")}
 BALLOON_KEYS = ("speaker", "kind", "text")
 
 

@@ -11,9 +11,9 @@ from app.common import inform, plain, warn
 from app.context import AppContext
 from story import panels, queue, renders
 from story.views import PanelView, RenderView
+from story.vocabulary import PENDING
 
 POLL_S = 0.25
-PENDING = ("queued", "running")
 JOB_SETTINGS = {"routing_maps": True}
 """Every render from the app keeps its routing maps, so the overlay can show where each
 character went for any render of the history (bench/render_bench.py --routing-maps: the cost)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from app import settings_memory
+from app import settings_cluster, settings_memory, settings_segmenter
 from app.context import AppContext
 
 ENABLE_ANYSTORY = """
@@ -54,6 +54,8 @@ def build(ctx: AppContext) -> gr.Markdown:
     status = gr.Markdown(elem_id="status-text")
     refresh_btn = gr.Button("Refresh status", size="sm")
     settings_memory.build(ctx)
+    settings_cluster.build(ctx)
     gr.Markdown(ENABLE_ANYSTORY)
+    settings_segmenter.build(ctx)
     refresh_btn.click(lambda: status_text(ctx), None, status)
     return status

@@ -11,7 +11,7 @@ import gradio as gr
 from app import engine_controls, quality_ui
 from app.engine_settings import EngineSettings
 from app.panel_form import MAX_BALLOONS, NARRATOR, SIZES, FormFields
-from story.models import BALLOON_KINDS
+from story.vocabulary import BALLOON_KINDS
 
 QUEUE_REFRESH_S = 3.0
 """How often the queue note under the panel list is refreshed."""

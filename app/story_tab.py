@@ -24,6 +24,7 @@ from story import panels, projects, renders
 from story.errors import InvalidInput, NotFound, StudioError
 from story.views import PanelView, RenderView
 
+
 def strip_items(ctx: AppContext, project_id: Optional[int]) -> list[tuple[str, str]]:
     """(thumbnail, caption) of every panel in story order."""
     if not project_id:

@@ -59,7 +59,7 @@ def _reopen(ctx: AppContext) -> Any:
 
 def build_app(ctx: AppContext) -> gr.Blocks:
     """Lay out every tab and wire its events; theme and CSS go to launch() (THEME, CSS)."""
-    with gr.Blocks(title="AnyStory Studio") as demo:
+    with gr.Blocks(title="AnyStory Studio", delete_cache=(1800, 3600)) as demo:  # uploads and copies
         project = gr.State(None)
         last_project = gr.BrowserState(None, storage_key=LAST_PROJECT_KEY)
         header = _header()

@@ -1,9 +1,13 @@
 """Benchmark of the AnyStory engine: panel time against the bare FLUX forward passes, and the
 cost of returning routing maps (two subjects, the extra row of each size).
 
-    python bench/anystory_bench.py                 # tiny components on the CPU (1, 2, 3 subjects)
+    python bench/anystory_bench.py                 # tiny components on the CPU (0-3 subjects)
     python bench/anystory_bench.py --device cuda   # full-size FLUX.1-dev transformer, random bf16
                                                    # weights, 512² and 1024² (skips without CUDA)
+    ... --device cuda --compile reduce-overhead    # the same with the compiled block math
+
+Every run writes its figures as JSON to bench/results/ (or --out), with the published
+AnyStory H100 figures of ../shared/perf beside them.
 
 Two floors per panel, from bare diffusers transformer forwards (stock processors, no mask):
 - "floor" (/work/shared/perf/README.md's definition, ratio 1): per step one forward with the
@@ -19,16 +23,19 @@ Denoising and floors are timed in turn for `--repeats` rounds (after a warm-up),
 see the same machine; an overhead is the median over rounds of denoising time / floor - 1,
 the seconds printed are medians. On the CPU the times are this process's CPU time (one
 thread): less disturbed by other processes than wall time, though a busy shared machine still
-moves them. On CUDA they are wall times. Peak memory: CUDA max allocated per panel, or on the
-CPU the process's peak resident set so far (configurations run in increasing size).
+moves them. On CUDA they are wall times. Peak memory: CUDA max allocated during one denoising
+and during the bare forwards of the same panel ("floor_peak_gib"), or on the CPU the
+process's peak resident set so far (configurations run in increasing size).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import statistics
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -37,10 +44,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.base import PanelRequest  # noqa: E402
-from engine.anystory.generator import AnyStoryGenerator  # noqa: E402
+from engine.anystory.generator import COMPILE_MODES, AnyStoryGenerator  # noqa: E402
 from engine.anystory.params import plan_steps, resolve_params  # noqa: E402
-from engine.anystory.pipeline import (Prompt, RoutingAverage, image_ids, initial_latents,  # noqa: E402
-                                      stack_subjects)
+from engine.anystory.pipeline import (DenoiseHooks, Prompt, RoutingAverage, image_ids,  # noqa: E402
+                                      initial_latents, stack_subjects)
 
 GOLDEN = Path(__file__).resolve().parents[1].parent / "shared" / "golden" / "anystory_flux_tiny"
 GOLDEN_SUBJECTS = [("a_one_subject", 0), ("b_two_subjects_router", 0), ("b_two_subjects_router", 1)]
@@ -57,6 +64,8 @@ SIGLIP_SO400M = dict(hidden_size=1152, intermediate_size=4304, num_hidden_layers
                      image_size=384, patch_size=14)
 # /work/shared/perf/README.md, published AnyStory on one H100 (25 steps): total seconds
 PUBLISHED_H100 = {(512, 0): 5.69, (512, 1): 9.43, (512, 2): 14.13, (512, 3): 14.20, (1024, 1): 9.97, (1024, 2): 16.61}
+PUBLISHED_H100_BARE = {512: 2.98, 1024: 5.54}  # the bare FLUX pipeline on that H100, total seconds
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def synchronize(device: torch.device) -> None:
@@ -114,7 +123,7 @@ def floor_steps(steps: int, settings: dict, subjects) -> list[tuple[int, int]]:
     count = 0 if subjects is None else subjects.count
     layouts, ref_filled = [], False
     if count:  # the keys the engine's reference cache keeps (engine.anystory.attention.reference_cache)
-        attended = int(subjects.ref_mask.sum()) if settings["enable_ref_mask"] else subjects.ref_tokens.shape[1]
+        attended = int(subjects.ref_mask.sum()) if settings.enable_ref_mask else subjects.ref_tokens.shape[1]
     for plan in plan_steps(steps, settings, count):
         extra = (subjects.redux.shape[1] if plan.redux else 0) + (subjects.router.shape[1] if plan.router else 0)
         keys = 0
@@ -153,17 +162,29 @@ class Floors:
             for _ in range(self.layers):
                 attend(query, key, key)
 
+    def forward_all(self) -> None:
+        """The bare forwards of every step of the panel."""
+        for extra, _ in self.layouts:
+            self.forwards[extra]()
+
     def measure(self) -> tuple[float, float]:
         """(floor, same-keys floor) in seconds, one timing each."""
-        floor = timed(lambda: [self.forwards[extra]() for extra, _ in self.layouts], self.device)
+        floor = timed(self.forward_all, self.device)
         keys = timed(lambda: self._attend(True), self.device) - timed(lambda: self._attend(False), self.device)
         return floor, floor + max(keys, 0.0)
 
 
-def peak_memory_gib(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2 ** 30
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20  # KiB on Linux
+def peak_memory_gib(fn: Callable[[], Any], device: torch.device) -> float:
+    """Peak memory while `fn` runs: CUDA max allocated, or on the CPU the process's peak
+    resident set so far (it only grows)."""
+    if device.type != "cuda":
+        fn()
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20  # KiB on Linux
+    synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    fn()
+    synchronize(device)
+    return torch.cuda.max_memory_allocated(device) / 2 ** 30
 
 
 def bench_panel(generator: AnyStoryGenerator, prompt: Prompt, encodings: list, size: int, steps: int,
@@ -174,8 +195,6 @@ def bench_panel(generator: AnyStoryGenerator, prompt: Prompt, encodings: list, s
     subjects = stack_subjects([generator.subject_tensors(e) for e in encodings])
     settings = resolve_params({}, len(encodings))
     request = PanelRequest("", width=size, height=size, steps=steps, seed=0)
-    if c.device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(c.device)
     step_times: list[float] = []
     now = clock(c.device)
 
@@ -186,7 +205,8 @@ def bench_panel(generator: AnyStoryGenerator, prompt: Prompt, encodings: list, s
             synchronize(c.device)
             marks.append(now())
         maps = RoutingAverage() if with_maps else None
-        latents = generator.generate(prompt, request, settings, subjects, progress=tick, on_routing=maps)
+        hooks = DenoiseHooks(progress=tick, on_routing=maps)
+        latents = generator.generate(prompt, request, settings, subjects, hooks)
         step_times[:] = [b - a for a, b in zip(marks, marks[1:])]
         return latents
 
@@ -194,24 +214,27 @@ def bench_panel(generator: AnyStoryGenerator, prompt: Prompt, encodings: list, s
     with torch.no_grad():
         denoise()  # warm-up
         rounds = [(timed(denoise, c.device), *floors.measure()) for _ in range(repeats)]
+        peak, floor_peak = peak_memory_gib(denoise, c.device), peak_memory_gib(floors.forward_all, c.device)
         latents = denoise()
         decode = median_time(lambda: generator.decode(latents, size, size), c.device, 1)
     total, floor, same_keys = (statistics.median(column) for column in zip(*rounds))
     return {"size": size, "subjects": len(encodings), "maps": with_maps, "denoise_s": total, "floor_s": floor,
             "overhead": statistics.median(t / f - 1 for t, f, _ in rounds), "same_keys_s": same_keys,
             "overhead_same_keys": statistics.median(t / k - 1 for t, _, k in rounds),
-            "median_step_s": statistics.median(step_times), "decode_s": decode, "peak_gib": peak_memory_gib(c.device)}
+            "median_step_s": statistics.median(step_times), "decode_s": decode, "peak_gib": peak,
+            "floor_peak_gib": floor_peak, "rounds": [list(r) for r in rounds]}
 
 
 def print_rows(rows: list[dict[str, Any]], device: torch.device) -> None:
     print(f"{'size':>5} {'subj':>4} {'maps':>4} {'denoise s':>10} {'floor s':>9} {'overhead':>9} {'keys s':>8} "
-          f"{'overhead':>9} {'s/step':>8} {'decode s':>9} {'peak GiB':>9}  vs published H100")
+          f"{'overhead':>9} {'s/step':>8} {'decode s':>9} {'peak GiB':>9} {'bare GiB':>9}  vs published H100")
     for r in rows:
         published = PUBLISHED_H100.get((r["size"], r["subjects"])) if device.type == "cuda" else None
         versus = f"{published / (r['denoise_s'] + r['decode_s']):.1f}x faster" if published else "-"
         print(f"{r['size']:>5} {r['subjects']:>4} {'yes' if r['maps'] else 'no':>4} {r['denoise_s']:>10.3f} "
               f"{r['floor_s']:>9.3f} {r['overhead']:>+9.1%} {r['same_keys_s']:>8.3f} {r['overhead_same_keys']:>+9.1%} "
-              f"{r['median_step_s']:>8.4f} {r['decode_s']:>9.3f} {r['peak_gib']:>9.2f}  {versus}")
+              f"{r['median_step_s']:>8.4f} {r['decode_s']:>9.3f} {r['peak_gib']:>9.2f} {r['floor_peak_gib']:>9.2f}  "
+              f"{versus}")
 
 
 def golden_pictures() -> list:
@@ -295,27 +318,57 @@ def random_checkpoint(transformer: torch.nn.Module, redux: torch.nn.Module, lora
     return {"ref": lora("ref"), "redux": redux_extras, "router": router}
 
 
+def write_json(path: Path, rows: list[dict[str, Any]], device: torch.device, args: argparse.Namespace) -> None:
+    """The figures with what they were measured on, next to the published ones."""
+    import diffusers
+
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu, one thread"
+    published = [{"size": size, "subjects": n, "total_s": s} for (size, n), s in PUBLISHED_H100.items()]
+    document = {"device": name, "torch": torch.__version__, "diffusers": diffusers.__version__,
+                "steps": args.steps, "repeats": args.repeats, "compile": args.compile,
+                "measured": datetime.now(timezone.utc).isoformat(timespec="seconds"), "rows": rows,
+                "published_h100": published, "published_h100_bare_flux_s": PUBLISHED_H100_BARE}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=1))
+    print(f"wrote {path}")
+
+
+def build(args: argparse.Namespace) -> tuple[Optional[AnyStoryGenerator], list[int], int]:
+    """The engine to time, the panel sizes and the prompt length for `args.device`."""
+    if args.device == "cuda":
+        if not torch.cuda.is_available():
+            print("no CUDA device here: skipping the full-size FLUX benchmark")
+            return None, [], 0
+        generator = synthetic_generator(FLUX_DEV, FLUX_VAE, SIGLIP_SO400M, device="cuda", dtype=torch.bfloat16,
+                                        lora_rank=128, ref_size=512)
+        print(f"full-size FLUX.1-dev transformer, random bf16 weights, {torch.cuda.get_device_name()}")
+        return generator, args.sizes or [512, 1024], 512
+    torch.set_num_threads(1)  # the tiny engine runs single-threaded; so does its floor
+    print("tiny golden components on the CPU (one thread)")
+    return AnyStoryGenerator.tiny(), args.sizes or [512], 16
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--steps", type=int, default=25)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--sizes", type=int, nargs="*", help="panel sizes (default 512 on cpu, 512 1024 on cuda)")
+    parser.add_argument("--compile", choices=COMPILE_MODES, help="torch.compile the repeated block math (CUDA)")
+    parser.add_argument("--out", type=Path, help="JSON file (default bench/results/anystory_<device>_<time>.json)")
     args = parser.parse_args(argv)
-    if args.device == "cuda":
-        if not torch.cuda.is_available():
-            print("no CUDA device here: skipping the full-size FLUX benchmark")
-            return 0
-        generator = synthetic_generator(FLUX_DEV, FLUX_VAE, SIGLIP_SO400M, "cuda", torch.bfloat16, 128, 512)
-        sizes, tokens = args.sizes or [512, 1024], 512
-        print(f"full-size FLUX.1-dev transformer, random bf16 weights, {torch.cuda.get_device_name()}")
-    else:
-        torch.set_num_threads(1)  # the tiny engine runs single-threaded; so does its floor
-        generator = AnyStoryGenerator.tiny()
-        sizes, tokens = args.sizes or [512], 16
-        print("tiny golden components on the CPU (one thread)")
-    print(f"{args.steps} steps, median of {args.repeats}; published defaults (router and ref_start_at 0.09 for 2+)")
-    print_rows(run(generator, sizes, args.steps, args.repeats, tokens), generator.components.device)
+    generator, sizes, tokens = build(args)
+    if generator is None:
+        return 0
+    if args.compile:
+        generator.model.compile(args.compile)
+    print(f"{args.steps} steps, median of {args.repeats}; published defaults (router and ref_start_at 0.09 for 2+)"
+          + (f"; compiled ({args.compile})" if args.compile else ""))
+    rows = run(generator, sizes, args.steps, args.repeats, tokens)
+    device = generator.components.device
+    print_rows(rows, device)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    write_json(args.out or RESULTS / f"anystory_{device.type}_{stamp}.json", rows, device, args)
     return 0
 
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Optional
 
+from commands.config import segmenter_config
 from commands.output import emit, open_studio
 from story import characters
 from story.assets import read_image_file
@@ -39,12 +39,9 @@ def cut_out(args: argparse.Namespace):
     image = read_image_file(args.image)
     if args.mask:
         return image, read_image_file(args.mask, label="mask"), "mask file"
-    from engine.segment import create_segmenter
+    from engine.segment import create_segmenter_from_config
 
-    segmenter = create_segmenter(
-        checkpoint=getattr(args, "sam_checkpoint", None), model_type=getattr(args, "sam_model", None),
-        backend=getattr(args, "segmenter", None),
-    )
+    segmenter = create_segmenter_from_config(segmenter_config(args))
     points = [parse_point(p) for p in args.point or []]
     box = parse_pixel_box(args.box) if args.box else None
     try:

@@ -8,28 +8,17 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from dataclasses import fields
 from typing import Optional
 
 from commands import quality
-from commands.output import emit, open_studio
+from commands.cluster_options import add_cluster_flags, render_runner
+from commands.output import emit, number_arg, open_studio
 from story import panels, queue, renders
 from story.errors import InvalidInput
-from story.models import BALLOON_KINDS
+from story.numbers import whole_number
 from story.studio import Studio
 from story.views import RenderView, to_json
-
-
-def make_generator(args: argparse.Namespace):
-    """The generator named by $ANYSTORY_* overlaid with the engine flags."""
-    from engine.registry import EngineConfig, create_generator
-
-    config = EngineConfig.from_env()
-    for f in fields(EngineConfig):
-        value = getattr(args, f.name, None)
-        if value not in (None, False):
-            setattr(config, f.name, value)
-    return create_generator(config)
+from story.vocabulary import BALLOON_KINDS
 
 
 def engine_json(generator) -> dict:
@@ -92,67 +81,87 @@ def _describe(job: RenderView) -> str:
     return text
 
 
-def run_in_foreground(studio: Studio, generator, job_ids: list[int], quiet: bool) -> list[RenderView]:
-    """Run a worker until `job_ids` are finished, with a tqdm bar on stderr unless quiet."""
+def run_in_foreground(studio: Studio, runner, job_ids: list[int], quiet: bool) -> list[RenderView]:
+    """Run the worker or dispatcher until `job_ids` are finished, with a tqdm bar on stderr
+    unless quiet; returns the jobs and the automatic retries of jobs a lost actor interrupted."""
     from tqdm import tqdm
-
-    from story.worker import Worker
 
     with tqdm(total=len(job_ids), unit="panel", file=sys.stderr, disable=quiet or not job_ids,
               bar_format="{l_bar}{bar}| {n:.1f}/{total} [{elapsed}<{remaining}]") as bar:
         done: set[int] = set()
+        ours = set(job_ids)
 
         def advance(render_id: int, fraction: float) -> None:
+            if render_id not in ours:  # the worker also runs other queued jobs of its engine
+                return
             if fraction >= 1.0:
                 done.add(render_id)
             bar.n = len(done) + (0.0 if fraction >= 1.0 else fraction)
             bar.refresh()
 
-        Worker(studio, generator, listener=advance).run_pending(job_ids)
+        runner.listener = advance
+        runner.run_pending(job_ids)
         bar.n = len(job_ids)
-    return queue.jobs(studio, job_ids)
+    retried = getattr(runner, "retried", {})
+    return queue.jobs(studio, sorted({*job_ids, *(retried[i] for i in job_ids if i in retried)}))
 
 
-def _finish(args: argparse.Namespace, studio: Studio, generator, jobs: list[RenderView], skipped=()) -> int:
+def _cluster_lines(view) -> list[str]:
+    lines = [f"cluster {view.address}: {view.engine}"]
+    for actor in view.actors:
+        lines.append(f"  actor {actor.index} on {actor.host} (pid {actor.pid}, {actor.device}): {actor.doing}, "
+                     f"{len(actor.rendered)} rendered, {actor.restarts} restarts")
+    lines += [f"  render {old} was interrupted (actor lost) and retried as {new}" for old, new in view.retried.items()]
+    return lines
+
+
+def _finish(args: argparse.Namespace, studio: Studio, runner, jobs: list[RenderView], skipped=()) -> int:
     ids = [j.id for j in jobs]
     if not args.no_wait:
-        jobs = run_in_foreground(studio, generator, ids, args.json)
+        jobs = run_in_foreground(studio, runner, ids, args.json)
+    status = runner.status() if hasattr(runner, "status") else None
+    retried = status.retried if status else {}
     best, best_lines = quality.keep_best(args, studio, jobs)
     lines = [f"skipped {s}" for s in skipped] + [_describe(j) for j in jobs] + best_lines
-    emit(args, {"renders": [to_json(j) for j in jobs], "skipped": list(skipped), "engine": engine_json(generator),
-                **best},
-         "\n".join(lines) or "Nothing to render.")
-    return 0 if all(j.status in ("done", "queued") for j in jobs) else 1
+    data = {"renders": [to_json(j) for j in jobs], "skipped": list(skipped), **best}
+    if runner is not None:
+        data["engine"] = engine_json(runner.generator)
+    if status is not None:
+        data["cluster"], lines = to_json(status), lines + _cluster_lines(status)
+    emit(args, data, "\n".join(lines) or "Nothing to render.")
+    return 0 if all(j.status in ("done", "queued") or j.id in retried for j in jobs) else 1
 
 
 def parse_seed(text: Optional[str]) -> queue.SeedChoice:
     """--seed: a whole number, 'same' (the panel's) or 'new'; None means 'same'."""
     if text is None or text in ("same", "new"):
         return text
-    if text.isdigit():
-        return int(text)
+    number = whole_number(text)
+    if number is not None:
+        return number
     raise InvalidInput(f"--seed wants a whole number, 'same' or 'new'; got {text!r}.")
 
 
 def cmd_render(args: argparse.Namespace) -> int:
     quality.check_options(args)
     studio = open_studio(args)
-    generator = make_generator(args)
     seed = parse_seed(args.seed)
-    if args.region:
-        return _finish(args, studio, generator, [quality.region_job(args, studio, generator.name, seed)])
-    if args.panel:
-        jobs = [job for number in args.panel
-                for job in queue.enqueue(studio, panels.panel_id_at(studio, args.project, number),
-                                         engine=generator.name, seed=seed, variants=args.variants)]
-        return _finish(args, studio, generator, jobs)
-    if args.variants != 1:
+    if args.variants != 1 and not args.panel:
         raise InvalidInput("--variants needs --panel N (variants are for comparing one panel's renders).")
-    if args.all:
-        batch = queue.render_all(studio, args.project, engine=generator.name, seed=seed)
-    else:
-        batch = queue.render_missing(studio, args.project, engine=generator.name)
-    return _finish(args, studio, generator, batch.jobs, batch.skipped)
+    with render_runner(args, studio, cluster=not args.no_wait) as runner:
+        engine = runner.generator.name
+        if args.region:
+            return _finish(args, studio, runner, [quality.region_job(args, studio, engine, seed)])
+        if args.panel:
+            jobs = [job for number in args.panel
+                    for job in queue.enqueue(studio, panels.panel_id_at(studio, args.project, number),
+                                             engine=engine, seed=seed, variants=args.variants)]
+            return _finish(args, studio, runner, jobs)
+        if args.all:
+            batch = queue.render_all(studio, args.project, engine=engine, seed=seed)
+        else:
+            batch = queue.render_missing(studio, args.project, engine=engine)
+        return _finish(args, studio, runner, batch.jobs, batch.skipped)
 
 
 def cmd_renders(args: argparse.Namespace) -> int:
@@ -176,11 +185,13 @@ def cmd_select_render(args: argparse.Namespace) -> int:
 
 def cmd_retry(args: argparse.Namespace) -> int:
     studio = open_studio(args)
-    job = queue.retry(studio, args.render)
-    generator = None if args.no_wait else make_generator(args)
-    if generator is not None and generator.name != job.engine:
-        raise InvalidInput(f"Render {args.render} was made with {job.engine}; retry it with --engine {job.engine}.")
-    return _finish(args, studio, generator, [job])
+    if args.no_wait:
+        return _finish(args, studio, None, [queue.retry(studio, args.render)])
+    original = renders.get_render(studio, args.render)
+    with render_runner(args, studio) as runner:
+        if runner.generator.name != original.engine:
+            raise InvalidInput(f"Render {args.render} was made with {original.engine}; retry it with --engine {original.engine}.")
+        return _finish(args, studio, runner, [queue.retry(studio, args.render)])
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
@@ -198,37 +209,39 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     p.add_argument("--caption")
     p.add_argument("--box", action="append", metavar="NAME=x0,y0,x1,y1", help="keep a character in a box (fractions)")
     p.add_argument("--say", action="append", metavar="NAME:KIND:TEXT", help=f"a dialogue line; KIND: {', '.join(BALLOON_KINDS)}")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=number_arg)
     p.set_defaults(handler=cmd_add_panel)
 
     p = subparsers.add_parser("render", parents=[common], help="render panels (default: those without a render)")
     p.add_argument("project", help="project name or id")
     which = p.add_mutually_exclusive_group()
-    which.add_argument("--panel", type=int, action="append", metavar="N", help="panel number (repeatable)")
+    which.add_argument("--panel", type=number_arg, action="append", metavar="N", help="panel number (repeatable)")
     which.add_argument("--missing", action="store_true", help="panels without a selected render (default)")
     which.add_argument("--all", action="store_true", help="every panel")
     p.add_argument("--seed", help="a number, 'same' (the panel's, default) or 'new'")
-    p.add_argument("--variants", type=int, default=1, metavar="K", help="K renders with consecutive seeds")
+    p.add_argument("--variants", type=number_arg, default=1, metavar="K", help="K renders with consecutive seeds")
     p.add_argument("--no-wait", action="store_true", help="only queue the jobs (for a running app's worker)")
     quality.add_options(p)
+    add_cluster_flags(p, suppress=True)
     p.set_defaults(handler=cmd_render)
 
     p = subparsers.add_parser("renders", parents=[common], help="a panel's render history (* = selected)")
     p.add_argument("project", help="project name or id")
-    p.add_argument("--panel", type=int, required=True, metavar="N")
+    p.add_argument("--panel", type=number_arg, required=True, metavar="N")
     p.set_defaults(handler=cmd_renders)
 
     p = subparsers.add_parser("select-render", parents=[common], help="choose the render a panel uses")
     p.add_argument("project", help="project name or id")
-    p.add_argument("--panel", type=int, required=True, metavar="N")
-    p.add_argument("render", type=int, help="render id (see `renders`)")
+    p.add_argument("--panel", type=number_arg, required=True, metavar="N")
+    p.add_argument("render", type=number_arg, help="render id (see `renders`)")
     p.set_defaults(handler=cmd_select_render)
 
     p = subparsers.add_parser("retry", parents=[common], help="queue a failed or cancelled render again and run it")
-    p.add_argument("render", type=int)
+    p.add_argument("render", type=number_arg)
     p.add_argument("--no-wait", action="store_true", help="only queue it")
+    add_cluster_flags(p, suppress=True)
     p.set_defaults(handler=cmd_retry)
 
     p = subparsers.add_parser("cancel", parents=[common], help="cancel a queued or running render")
-    p.add_argument("render", type=int)
+    p.add_argument("render", type=number_arg)
     p.set_defaults(handler=cmd_cancel)

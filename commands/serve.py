@@ -9,27 +9,43 @@ the render worker builds its engine in a background thread after the page is up.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import logging
 import os
 import sys
+import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Optional
 
-from engine.registry import EngineConfig
-from engine.segment import SegmenterConfig
+from commands.cluster_options import cluster_config
+from commands.config import engine_config, segmenter_config
+from story.errors import InvalidInput
+from story.maintenance import sweep_leftovers
 from story.studio import Studio
 
 log = logging.getLogger("anystory.serve")
-ENGINE_FLAGS = ("engine", "flux", "redux", "anystory", "device", "dtype", "offload", "memory")
+
+
+def _auth_file_lines(value: str) -> Optional[list[str]]:
+    """The lines of the auth file `value` names, or None when it names no file."""
+    try:
+        if not Path(value).is_file():
+            return None
+        return Path(value).read_text(encoding="utf-8").splitlines()
+    except ValueError as exc:  # a NUL in the value, or a file that is not UTF-8
+        raise ValueError(f"--auth: cannot use {value[:40]!r} as user:password or as a file of them ({exc})") from None
+    except OSError as exc:
+        raise ValueError(f"--auth: cannot read {value[:40]!r}: {exc.strerror or exc}") from None
 
 
 def parse_auth(value: Optional[str]) -> Optional[list[tuple[str, str]]]:
     """`user:password`, or a file of such lines (blank lines and # comments skipped)."""
     if not value:
         return None
-    lines = Path(value).read_text(encoding="utf-8").splitlines() if Path(value).is_file() else [value]
+    lines = _auth_file_lines(value) or [value]
     pairs = []
     for line in lines:
         line = line.strip()
@@ -44,52 +60,61 @@ def parse_auth(value: Optional[str]) -> Optional[list[tuple[str, str]]]:
     return pairs
 
 
-def engine_config(args: argparse.Namespace) -> EngineConfig:
-    """The environment's engine settings overridden by the flags given."""
-    config = EngineConfig.from_env()
-    for name in ENGINE_FLAGS:
-        value = getattr(args, name, None)
-        if value not in (None, False):
-            setattr(config, name, value)
-    return config
-
-
-def segmenter_config(args: argparse.Namespace, device: Optional[str]) -> SegmenterConfig:
-    """The environment's segmenter settings overridden by the flags given."""
-    env = SegmenterConfig.from_env()
-    return SegmenterConfig(
-        backend=getattr(args, "segmenter", None) or env.backend,
-        checkpoint=getattr(args, "sam_checkpoint", None) or env.checkpoint,
-        model_type=getattr(args, "sam_model", None) or env.model_type,
-        device=device or env.device,
-    )
-
-
-def keep_gradio_inside(data_dir: Path) -> None:
+def keep_gradio_inside(data_dir: Path, read_only: bool = False) -> None:
     """Gradio's upload and cache folders go inside the data directory (set before importing
-    gradio: it reads them at import time); no usage analytics leave the machine."""
-    os.environ.setdefault("GRADIO_TEMP_DIR", str(data_dir / "cache" / "gradio"))
-    os.environ.setdefault("GRADIO_EXAMPLES_CACHE", str(data_dir / "cache" / "gradio-examples"))
+    gradio: it reads them at import time), or into a fresh temporary folder when the data
+    directory is read-only; no usage analytics leave the machine."""
+    cache = Path(tempfile.mkdtemp(prefix="anystory-gradio-")) if read_only else data_dir / "cache"
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(cache / "gradio"))
+    os.environ.setdefault("GRADIO_EXAMPLES_CACHE", str(cache / "gradio-examples"))
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    sweep_old_uploads(cache / "gradio")
+
+
+def sweep_old_uploads(folder: Path, min_age_s: float = 3600) -> None:
+    """Remove files an earlier session left in Gradio's upload folder (the app reads uploads
+    at once; Gradio's own cleaning covers only the files of the running session)."""
+    cutoff = time.time() - min_age_s
+    for path in sorted(folder.rglob("*"), reverse=True):  # files before their folders
+        with contextlib.suppress(OSError):
+            if path.is_dir():
+                path.rmdir()  # only when empty
+            elif path.stat().st_mtime < cutoff:
+                path.unlink()
 
 
 ENGINE_LOAD = threading.Lock()  # one engine load at a time: a reload waits for a load in progress
 
 
 def load_engine(context) -> None:
-    """Build the engine from context.engine_config and start its render worker; an error is
-    kept for the Settings tab (the rest of the app still works)."""
+    """Build the engine from context.engine_config and start its render worker, or, with a
+    cluster (context.cluster), its actors and the dispatcher; an error is kept for the Settings
+    tab (the rest of the app still works)."""
     try:
-        from engine.registry import create_generator
-        from story.worker import Worker
+        if context.cluster is not None and context.cluster.enabled:
+            from story.cluster import engine_factory
+            from story.dispatcher import Dispatcher
 
-        worker = Worker(context.studio, create_generator(context.engine_config))
-        worker.start()
-        context.worker = worker
-        print(f"Render engine ready: {worker.generator.describe()}", flush=True)
+            config = context.engine_config
+            context.worker = Dispatcher(context.studio, context.cluster, lambda gpu: engine_factory(config, gpu))
+        else:
+            from engine.registry import create_generator
+            from story.worker import Worker
+
+            context.worker = Worker(context.studio, create_generator(context.engine_config))
+            context.worker.start()
+        print(f"Render engine ready: {context.worker.generator.describe()}", flush=True)
     except Exception as exc:
         context.worker_error = str(exc)
         print(f"error: the render engine could not start: {exc}", file=sys.stderr, flush=True)
+
+
+def serve_dispatcher(context) -> None:
+    """With a cluster, run the dispatcher in this thread, the one that built it: a local Ray
+    runtime lives only as long as the thread that started it. Returns when it is stopped."""
+    runner = context.worker
+    if context.cluster is not None and context.cluster.enabled and runner is not None:
+        runner.serve()
 
 
 def start_worker(context) -> None:
@@ -98,6 +123,7 @@ def start_worker(context) -> None:
     def run() -> None:
         with ENGINE_LOAD:
             load_engine(context)
+        serve_dispatcher(context)
 
     threading.Thread(target=run, name="engine-loader", daemon=True).start()
 
@@ -116,6 +142,7 @@ def restart_worker(context) -> None:
                 gc.collect()
                 release_gpu_cache()
             load_engine(context)
+        serve_dispatcher(context)
 
     threading.Thread(target=run, name="engine-reloader", daemon=True).start()
 
@@ -129,18 +156,27 @@ def release_gpu_cache() -> None:
 
 def serve(args: argparse.Namespace) -> int:
     """Start the app; returns when the server stops (Ctrl-C)."""
-    auth = parse_auth(args.auth)
+    try:
+        auth = parse_auth(args.auth)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
     if args.share and not auth:
         print("error: --share makes the app public; give --auth user:password (or an auth file) too",
               file=sys.stderr)
         return 2
     studio = Studio.open(getattr(args, "data_dir", None))
-    keep_gradio_inside(studio.root)
+    if not studio.read_only:
+        sweep_leftovers(studio)
+    keep_gradio_inside(studio.root, studio.read_only)
+    if studio.read_only:
+        print(f"note: {studio.root} is read-only: the app opens it read-only (browse and export; "
+              "changes are refused).", flush=True)
     from app.context import ASSETS_DIR, AppContext
     from app.ui import CSS, THEME, build_app
 
     engine = engine_config(args)
-    context = AppContext(studio, engine, segmenter_config(args, engine.device))
+    cluster = cluster_config(args)  # a bad --cluster fails here, before anything is served
+    context = AppContext(studio, engine, segmenter_config(args, engine.device), cluster=cluster)
     context.engine_status()  # a bad --engine or --segmenter fails here, before anything is served
     context.segmenter_status()
     context.restart_engine = lambda: restart_worker(context)
@@ -149,7 +185,7 @@ def serve(args: argparse.Namespace) -> int:
     _, local_url, share_url = demo.launch(
         server_name=args.host, server_port=args.port, share=args.share, auth=auth,
         allowed_paths=[str(studio.data_dir.assets), str(studio.data_dir.exports), str(ASSETS_DIR)],
-        prevent_thread_lock=True, quiet=True,
+        prevent_thread_lock=True, quiet=True, max_file_size="1gb",  # a bundle; pictures stop at 40 MB
         ssr_mode=False, theme=THEME, css=CSS, footer_links=[],
     )
     start_worker(context)

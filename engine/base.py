@@ -12,8 +12,7 @@ from typing import Any, Callable, Optional, Protocol, runtime_checkable
 import numpy as np
 from PIL import Image
 
-Box = tuple[float, float, float, float]
-"""A normalised box (x0, y0, x1, y1), each in [0, 1], origin top-left."""
+from engine.box import Box  # noqa: F401  (the box type of SubjectInput; checked by Box.of)
 
 ProgressFn = Callable[[int, int], None]
 """progress(step, total): called as work advances."""
@@ -95,6 +94,14 @@ class Generator(Protocol):
 
     def describe(self) -> str:
         """One line for the status page, e.g. 'draft: no GPU' or 'anystory on cuda'."""
+
+    @staticmethod
+    def parameters() -> list[dict[str, Any]]:
+        """The advanced settings `PanelRequest.params` takes, as plain data for the UI: per
+        setting name, type ("float", "int" or "bool"), default, default_multi (the default with
+        several characters, or None), minimum, maximum (None without bounds) and help. An
+        engine without settings returns []. Static: asked before the engine is loaded
+        (engine.registry.engine_parameters)."""
 
     def encode_subject(self, image: Image.Image, mask: Image.Image) -> SubjectEncoding:
         """Encode a prepared subject picture (RGB, background white) and its mask (mode L)."""

@@ -8,13 +8,14 @@ prompt small at the bottom and marks the panel "DRAFT". Same request, same PNG b
 from __future__ import annotations
 
 import numbers
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from engine.base import (CancelFn, EngineError, PanelRequest, ProgressFn, RenderResult,
                          SubjectEncoding, check_cancel)
+from engine.box import Box
 from engine.draft_background import render_background
 from engine.draft_layout import Rect, place
 from engine.draft_text import draw_caption, draw_draft_badge, layout_caption
@@ -49,12 +50,9 @@ def _validate_size(width: object, height: object) -> tuple[int, int]:
 def _validate_box(name: str, box: object) -> None:
     """EngineError unless `box` is a normalised (x0, y0, x1, y1) with positive area."""
     try:
-        x0, y0, x1, y1 = (float(v) for v in box)  # type: ignore[union-attr]
-    except (TypeError, ValueError):
-        raise EngineError(f"box of {name!r} must be four numbers x0, y0, x1, y1") from None
-    if not (0.0 <= x0 < x1 <= 1.0 and 0.0 <= y0 < y1 <= 1.0):
-        raise EngineError(f"box of {name!r} must satisfy 0 <= x0 < x1 <= 1 and "
-                          f"0 <= y0 < y1 <= 1 (fractions of the panel), got {tuple(box)}")
+        Box.of(box)
+    except ValueError as exc:
+        raise EngineError(f"box of {name!r}: {exc} (fractions of the panel)") from None
 
 
 def _draw_shadow(image: Image.Image, rect: Rect) -> None:
@@ -84,6 +82,11 @@ class DraftGenerator:
     def describe(self) -> str:
         """One line for the status page."""
         return "draft: CPU preview renderer (no GPU model loaded)"
+
+    @staticmethod
+    def parameters() -> list[dict[str, Any]]:
+        """The draft has no advanced settings (a request's `params` must be empty)."""
+        return []
 
     def encode_subject(self, image: Image.Image, mask: Image.Image) -> SubjectEncoding:
         """Keep the RGBA cut-out of the subject (mask as alpha), cropped to the mask."""

@@ -1,27 +1,47 @@
-"""The `fallback` segmenter: a usable cut-out without any model weights (numpy + scipy).
+"""The `fallback` segmenter: a usable cut-out without any model weights (numpy, scipy, OpenCV).
 
-An upload with a real alpha channel is cut along it. Otherwise the background is modelled
-from the pixels along the picture's border (or the dragged box's border): a quadratic
-colour surface fitted robustly, so gradients and vignettes count as background and an
-object touching the border does not spoil the fit. Pixels far from that surface are
-foreground; after a morphological clean-up the connected region under the positive click
-is kept (the largest one without a click), regions under negative clicks are dropped.
+An upload with a real alpha channel is cut along it. Otherwise (engine/background_estimate.py)
+the background is what is connected to the picture's border (or the box's border) through
+background-coloured pixels, so areas enclosed by the subject's outline stay with it even
+when they have the background's colour, and thin parts (a staff) are kept whole. Without
+clicks every part that is not a speck is kept. Clicks change that:
+
+- a positive click keeps only the parts clicked; on an enclosed area taken for a hole, or on
+  background that a nearly closed outline surrounds, it adds that area;
+- a negative click drops the enclosed area under it, or removes the area of similar colour
+  around it from the subject (a staff, a sign held in the hand, a separate part).
+
+On a background that is not plain (a photo), OpenCV's GrabCut decides, seeded from this
+estimate, the clicks and the box (engine/grabcut_refine.py). The outline is finally placed
+where the subject covers half a pixel (engine/soft_edges.py).
 """
 from __future__ import annotations
 
 from typing import Optional, Sequence
 
+import cv2
 import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from engine.segment import ImageLike, PixelBox, Point, check_prompts, to_pil
+from engine.background_estimate import (
+    EIGHT_CONNECTED,
+    BackgroundEstimate,
+    estimate_background,
+    significant_parts,
+)
+from engine.grabcut_refine import grabcut_mask
+from engine.segment import ImageLike, PixelBox, Point, check_prompts, search_window, to_pil
+from engine.soft_edges import snap_to_edges
 
-MIN_THRESHOLD = 30.0
-"""Smallest RGB distance (0..441) from the background surface that counts as foreground."""
+TEXTURED_THRESHOLD = 60.0
+"""A border whose colours spread this far around the fitted surface is no plain background."""
 
-BORDER_SAMPLES = 4096
-"""At most this many border pixels feed the background fit (plenty for 18 coefficients)."""
+GAP_RADII = (1, 2, 3, 5, 8)
+"""Gaps in an outline (pixels) that a positive click on the background may bridge."""
+
+WAND_TOLERANCE = 28
+"""Largest step per colour channel between neighbours that a negative click's removal follows."""
 
 
 def real_alpha(image: Image.Image) -> Optional[np.ndarray]:
@@ -34,89 +54,108 @@ def real_alpha(image: Image.Image) -> Optional[np.ndarray]:
     return alpha >= 128
 
 
-def _poly_terms(x: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
-    """1, x, y, x², xy, y²: enough for linear and radial gradients across a picture."""
-    return [np.ones_like(x), x, y, x * x, x * y, y * y]
-
-
-def fit_border_background(rgb: np.ndarray) -> tuple[np.ndarray, float]:
-    """Fit a quadratic colour surface (6 x 3 coefficients over x, y in [-1, 1]) to the
-    border pixels, ignoring those that belong to an object touching the edge; also return
-    the RGB distance above which a pixel is foreground (from the spread of the fit)."""
-    h, w = rgb.shape[:2]
-    ring = min(2, h, w)
-    border = np.zeros((h, w), bool)
-    border[:ring], border[-ring:], border[:, :ring], border[:, -ring:] = True, True, True, True
-    by, bx = np.nonzero(border)
-    step = max(1, by.size // BORDER_SAMPLES)
-    by, bx = by[::step], bx[::step]
-    design = np.stack(_poly_terms(bx / max(w - 1, 1) * 2 - 1, by / max(h - 1, 1) * 2 - 1), axis=1)
-    colours = rgb[by, bx]
-    # Start from the half of the border closest to its median colour, then refit on inliers.
-    spread = np.linalg.norm(colours - np.median(colours, axis=0), axis=1)
-    inliers = spread <= np.median(spread)
-    for _ in range(4):
-        coef, *_ = np.linalg.lstsq(design[inliers], colours[inliers], rcond=None)
-        residual = np.linalg.norm(design @ coef - colours, axis=1)
-        centre = np.median(residual[inliers])
-        mad = 1.4826 * np.median(np.abs(residual[inliers] - centre))
-        inliers = residual <= centre + 3 * mad + 1.0
-    return coef.astype(np.float32), max(MIN_THRESHOLD, float(centre + 6 * mad))
-
-
-def foreground(rgb: np.ndarray) -> np.ndarray:
-    """Pixels whose colour is far from the background surface fitted on the border."""
-    coef, threshold = fit_border_background(rgb)
-    h, w = rgb.shape[:2]
-    x = np.linspace(-1, 1, w, dtype=np.float32)[None, :, None]
-    y = np.linspace(-1, 1, h, dtype=np.float32)[:, None, None]
-    c0, cx, cy, cxx, cxy, cyy = coef
-    # Evaluated as rows (terms in y alone) plus x times rows: two full-size passes, not six.
-    difference = rgb - (c0 + cy * y + cyy * y * y) - (cx + cxy * y) * x - cxx * x * x
-    return np.einsum("hwc,hwc->hw", difference, difference) > threshold * threshold
-
-
-def clean_mask(mask: np.ndarray) -> np.ndarray:
-    """Drop specks, bridge hairline gaps and fill holes, with a square that grows with the
-    picture. Min/max filters are separable (fast); 'reflect' edges keep objects that touch
-    the border from being eaten there."""
-    size = 2 * max(1, min(mask.shape) // 256) + 1
-    opened = ndimage.maximum_filter(ndimage.minimum_filter(mask, size), size)
-    closed = ndimage.minimum_filter(ndimage.maximum_filter(opened, size), size)
-    return ndimage.binary_fill_holes(closed)
-
-
-def _component_at(labels: np.ndarray, x: int, y: int) -> int:
-    """The region under (x, y), or the nearest region when the click missed by a little."""
-    if labels[y, x]:
-        return int(labels[y, x])
-    _, (iy, ix) = ndimage.distance_transform_edt(labels == 0, return_indices=True)
-    return int(labels[iy[y, x], ix[y, x]])
-
-
-def select_regions(mask: np.ndarray, points: Sequence[Point]) -> np.ndarray:
-    """Keep the regions under positive clicks (else the largest), minus those under negative ones."""
-    labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
+def choose_parts(mask: np.ndarray, points: Sequence[Point]) -> np.ndarray:
+    """Keep the parts under positive clicks; without any, every part that is not a speck."""
+    labels, count, significant = significant_parts(mask)
     if count == 0:
         return mask
-    excluded = {int(labels[int(y), int(x)]) for x, y, positive in points if not positive} - {0}
-    chosen = {_component_at(labels, int(x), int(y)) for x, y, positive in points if positive}
-    if chosen & excluded:
-        raise ValueError(
-            "a positive and a negative click fall on the same region, which the fallback "
-            "segmenter cannot split; remove one of them (or use SAM)"
-        )
-    if not chosen:
-        sizes = ndimage.sum_labels(mask, labels, index=np.arange(1, count + 1))
-        sizes[[i - 1 for i in excluded]] = 0
-        chosen = {int(np.argmax(sizes)) + 1} if sizes.max() > 0 else set()
-    return np.isin(labels, sorted(chosen))
+    chosen = {_part_at(labels, x, y) for x, y, positive in points if positive} - {0}
+    return np.isin(labels, sorted(chosen) or significant)
+
+
+def drop_parts(mask: np.ndarray, points: Sequence[Point]) -> np.ndarray:
+    """The mask without the parts under negative clicks."""
+    labels, _ = ndimage.label(mask, structure=EIGHT_CONNECTED)
+    dropped = {int(labels[int(y), int(x)]) for x, y, positive in points if not positive} - {0}
+    return mask & ~np.isin(labels, sorted(dropped))
+
+
+def _part_at(labels: np.ndarray, x: float, y: float) -> int:
+    """The part under (x, y), or the nearest one when the click missed by a little."""
+    ix, iy = int(x), int(y)
+    if labels[iy, ix]:
+        return int(labels[iy, ix])
+    _, (ny, nx) = ndimage.distance_transform_edt(labels == 0, return_indices=True)
+    return int(labels[ny[iy, ix], nx[iy, ix]])
+
+
+def enclosed_area(estimate: BackgroundEstimate, x: int, y: int) -> Optional[np.ndarray]:
+    """The background-coloured area under (x, y) when an outline surrounds it (bridging
+    gaps up to GAP_RADII); None when it is open to the border."""
+    label = estimate.regions[y, x]
+    if label == 0:
+        return None
+    if label not in estimate.outside:
+        return estimate.regions == label
+    open_area = estimate.regions == label
+    for radius in GAP_RADII:
+        disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+        wall = cv2.dilate((~open_area).astype(np.uint8), disc, borderType=cv2.BORDER_REPLICATE)
+        inside, _ = ndimage.label(wall == 0, structure=EIGHT_CONNECTED)
+        here = inside[y, x]
+        touches = np.concatenate([inside[0], inside[-1], inside[:, 0], inside[:, -1]])
+        if here and here not in touches:
+            return cv2.dilate((inside == here).astype(np.uint8), disc).astype(bool) & open_area
+    return None
+
+
+def similar_colour_area(rgb: np.ndarray, within: np.ndarray, x: int, y: int) -> np.ndarray:
+    """The area of `within` reached from (x, y) through steps of similar colour (a magic wand)."""
+    blockers = np.pad(~within, 1, constant_values=True).astype(np.uint8)
+    image = np.ascontiguousarray(rgb.astype(np.uint8))
+    flags = 8 | cv2.FLOODFILL_MASK_ONLY | (2 << 8)
+    cv2.floodFill(image, blockers, (x, y), 0, (WAND_TOLERANCE,) * 3, (WAND_TOLERANCE,) * 3, flags)
+    return (blockers[1:-1, 1:-1] == 2)
+
+
+def apply_area_clicks(
+    estimate: BackgroundEstimate, subject: np.ndarray, points: Sequence[Point]
+) -> np.ndarray:
+    """Positive clicks add the enclosed background-coloured area under them; negative
+    clicks on an enclosed area that was kept drop it."""
+    subject = subject.copy()
+    for x, y, positive in points:
+        ix, iy = int(x), int(y)
+        if subject[iy, ix] == positive:
+            continue
+        area = enclosed_area(estimate, ix, iy)
+        if area is not None:
+            subject[area] = positive
+    return subject
+
+
+def remove_clicked_colours(rgb: np.ndarray, mask: np.ndarray, points: Sequence[Point]) -> np.ndarray:
+    """A negative click that lands on the kept subject removes the similar colours around it."""
+    for x, y, positive in points:
+        if positive or not mask[int(y), int(x)]:
+            continue
+        area = similar_colour_area(rgb, mask, int(x), int(y))
+        kept = [(px, py) for px, py, p in points if p and area[int(py), int(px)]]
+        if kept:
+            raise ValueError(
+                f"the negative click at ({x:g}, {y:g}) and the positive click at "
+                f"({kept[0][0]:g}, {kept[0][1]:g}) fall on the same region of one colour; "
+                "remove one of them, or paint the difference with the brush"
+            )
+        mask = mask & ~area
+    return mask
+
+
+def cut_out(rgb: np.ndarray, points: Sequence[Point]) -> np.ndarray:
+    """The subject of `rgb` (H x W x 3 float32, its border is background) for these clicks."""
+    estimate = estimate_background(rgb)
+    if estimate.threshold >= TEXTURED_THRESHOLD:
+        guess = choose_parts(estimate.distance >= estimate.threshold, points)
+        return snap_to_edges(rgb, grabcut_mask(rgb.astype(np.uint8), guess, points))
+    subject = apply_area_clicks(estimate, estimate.subject(), points)
+    mask = remove_clicked_colours(rgb, choose_parts(subject, points), points)
+    return choose_parts(snap_to_edges(rgb, mask), points)
 
 
 class FallbackSegmenter:
-    """Alpha channel, or border background estimate + connected region under the click."""
+    """Alpha channel, or the background connected to the border, refined by the clicks."""
 
-    name = "fallback (no SAM weights: alpha channel or background estimate)"
+    name = "fallback"
 
     def segment(
         self,
@@ -124,12 +163,11 @@ class FallbackSegmenter:
         points: Sequence[Point] = (),
         box: Optional[PixelBox] = None,
     ) -> tuple[np.ndarray, float]:
-        """Mask and score (1.0 for an alpha cut; else the share of the mask that differs
-        clearly from the background). A box restricts the search and supplies its own border."""
+        """Mask and score (1.0 when something was cut out, else 0.0). A box restricts the
+        search and supplies its own border."""
         pil = to_pil(image)
         points, box = check_prompts(pil.size, points, box)
-        x0, y0, x1, y1 = (0, 0, pil.width, pil.height) if box is None else (
-            int(box[0]), int(box[1]), int(np.ceil(box[2])), int(np.ceil(box[3])))
+        x0, y0, x1, y1 = search_window(pil.size, box)
         local = []
         for x, y, positive in points:
             inside = x0 <= x < x1 and y0 <= y < y1
@@ -139,13 +177,9 @@ class FallbackSegmenter:
                 local.append((x - x0, y - y0, positive))
         alpha = real_alpha(pil)
         if alpha is not None:
-            raw = alpha[y0:y1, x0:x1]
+            selected = drop_parts(choose_parts(alpha[y0:y1, x0:x1], local), local)
         else:
-            raw = foreground(np.asarray(pil.convert("RGB"), dtype=np.float32)[y0:y1, x0:x1])
-        selected = select_regions(clean_mask(raw), local)
+            selected = cut_out(np.asarray(pil.convert("RGB"), dtype=np.float32)[y0:y1, x0:x1], local)
         mask = np.zeros((pil.height, pil.width), bool)
         mask[y0:y1, x0:x1] = selected
-        if not selected.any():
-            return mask, 0.0
-        score = 1.0 if alpha is not None else float((raw & selected).sum() / selected.sum())
-        return mask, score
+        return mask, 1.0 if selected.any() else 0.0

@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, fields
-from typing import Optional
+from typing import Any, Callable, Optional
 
 from engine.base import EngineError, Generator
 from engine.anystory.memory import CHOICES as MEMORY_CHOICES
 
-ENGINES = ("auto", "draft", "anystory", "anystory-tiny")
+ENGINES = ("auto", "draft", "anystory")
+EngineFactory = Callable[["EngineConfig"], Generator]
+_REGISTERED: dict[str, EngineFactory] = {}
+
+
+def register_engine(name: str, factory: EngineFactory) -> None:
+    """Offer one more engine by name (the tests and benchmarks register their tiny
+    random-weight AnyStory configuration this way; users are never offered it)."""
+    _REGISTERED[name] = factory
 
 
 @dataclass
@@ -28,11 +36,13 @@ class EngineConfig:
     dtype: str = "bfloat16"
     offload: bool = False
     memory: str = "auto"  # engine.anystory.memory.CHOICES
+    compile: Optional[str] = None  # AnyStory: a torch.compile mode for the repeated block math, None: eager
 
     @classmethod
     def from_env(cls, environ: Optional[dict[str, str]] = None) -> "EngineConfig":
         """Read ANYSTORY_ENGINE, ANYSTORY_FLUX, ANYSTORY_REDUX, ANYSTORY_CHECKPOINT,
-        ANYSTORY_DEVICE, ANYSTORY_DTYPE, ANYSTORY_OFFLOAD (1/true) and ANYSTORY_MEMORY."""
+        ANYSTORY_DEVICE, ANYSTORY_DTYPE, ANYSTORY_OFFLOAD (1/true), ANYSTORY_MEMORY and
+        ANYSTORY_COMPILE."""
         env = os.environ if environ is None else environ
         names = {"anystory": "ANYSTORY_CHECKPOINT"}
         values = {}
@@ -47,7 +57,7 @@ class EngineConfig:
 def resolve_engine(config: EngineConfig) -> tuple[str, str]:
     """Return (engine name, reason) for the configured engine; "auto" means draft unless
     the user asked for anystory, because the GPU engine needs tens of GB of weights."""
-    if config.engine not in ENGINES:
+    if config.engine not in ENGINES and config.engine not in _REGISTERED:
         raise EngineError(f"unknown engine {config.engine!r}; choose one of {', '.join(ENGINES)}")
     if config.memory not in MEMORY_CHOICES:
         raise EngineError(f"unknown memory profile {config.memory!r}; choose one of {', '.join(MEMORY_CHOICES)}")
@@ -63,8 +73,22 @@ def create_generator(config: EngineConfig) -> Generator:
         from engine.draft import DraftGenerator
 
         return DraftGenerator()
+    if name in _REGISTERED:
+        return _REGISTERED[name](config)
     from engine.anystory import AnyStoryGenerator
 
-    if name == "anystory-tiny":
-        return AnyStoryGenerator.tiny(device=config.device or "cpu", memory=config.memory, offload=config.offload)
     return AnyStoryGenerator.from_config(config)
+
+
+def engine_parameters(name: str) -> Optional[list[dict[str, Any]]]:
+    """What the named engine's `Generator.parameters()` gives, without loading the engine (the
+    AnyStory description is plain Python); None for an engine name this checkout does not know."""
+    if name == "draft":
+        from engine.draft import DraftGenerator
+
+        return DraftGenerator.parameters()
+    if name in ("anystory", "anystory-tiny"):
+        from engine.anystory.params import describe_params
+
+        return describe_params()
+    return None

@@ -1,17 +1,15 @@
 """Meta's published SAM checkpoints: where they are cached, and a verified download.
 
 Checkpoints go to `$ANYSTORY_SAM_CACHE`, by default `<huggingface_hub home>/anystory-studio/sam`
-(the app writes nothing outside its data directory except that model cache). A download is
-streamed to a temporary file with a progress bar, its SHA-256 checked against Meta's
-published file, and only then moved into place, so a file in the cache is always complete.
+(the app writes nothing outside its data directory except that model cache). A download
+(torch.hub's) is streamed to a temporary file with a progress bar, its SHA-256 checked
+against Meta's published file, and only then moved into place, so a file in the cache is
+always complete.
 """
 from __future__ import annotations
 
-import hashlib
 import os
-import tempfile
 import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -85,35 +83,24 @@ def ensure_checkpoint(model_type: str) -> Path:
     return download_checkpoint(published.url, published.sha256, cache_dir() / published.filename)
 
 
-def download_checkpoint(url: str, sha256: str, destination: Path, timeout: float = 30) -> Path:
-    """Fetch `url` to `destination` with a progress bar; refuse it unless its SHA-256 matches."""
-    from tqdm.auto import tqdm
+def download_checkpoint(url: str, sha256: str, destination: Path) -> Path:
+    """Fetch `url` to `destination` with torch.hub's downloader (a progress bar, a temporary
+    file moved into place only when its SHA-256 matches); errors say what to do offline."""
+    from torch.hub import download_url_to_file
 
     destination.parent.mkdir(parents=True, exist_ok=True)
-    fd, partial = tempfile.mkstemp(dir=destination.parent, prefix=destination.name, suffix=".part")
-    digest = hashlib.sha256()
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=destination.name) as bar:
-                while chunk := response.read(1 << 20):
-                    out.write(chunk)
-                    digest.update(chunk)
-                    bar.update(len(chunk))
-    except OSError as exc:  # urllib.error.URLError, timeouts and disk errors are all OSErrors
-        os.unlink(partial)
+        download_url_to_file(url, str(destination), hash_prefix=sha256.lower(), progress=True)
+    except OSError as exc:  # urllib.error.URLError, HTTPError, timeouts and disk errors
         reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
         raise EngineError(
             f"could not download the SAM checkpoint {destination.name} from {url} ({reason}). "
             f"Fetch that file on a machine with internet and put it at {destination}, "
             "or give a local checkpoint with --sam-checkpoint PATH."
         ) from exc
-    if digest.hexdigest() != sha256.lower():
-        os.unlink(partial)
+    except RuntimeError as exc:  # torch.hub's "invalid hash value (expected ..., got ...)"
         raise EngineError(
-            f"the downloaded {destination.name} is damaged (SHA-256 {digest.hexdigest()}, "
-            f"expected {sha256}) and was deleted; download it again from {url} "
-            f"and put it at {destination}."
-        )
-    os.replace(partial, destination)
+            f"the downloaded {destination.name} is damaged ({exc}) and was deleted; download it "
+            f"again from {url} and put it at {destination}."
+        ) from exc
     return destination

@@ -16,7 +16,6 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
-from PIL import Image
 from segment_anything import SamPredictor, sam_model_registry
 from segment_anything.modeling import (
     ImageEncoderViT,
@@ -27,7 +26,7 @@ from segment_anything.modeling import (
 )
 
 from engine.base import EngineError
-from engine.segment import ImageLike, PixelBox, Point, check_prompts, to_pil
+from engine.segment import ImageLike, PixelBox, Point, check_prompts, flatten_on_white, to_pil
 
 SamBuilder = Callable[[], Sam]
 
@@ -81,15 +80,6 @@ def load_sam(path: Path, model_type: str, builder: Optional[SamBuilder] = None) 
     return model.eval()
 
 
-def flatten_rgb(image: Image.Image) -> np.ndarray:
-    """H x W x 3 uint8 pixels; transparent parts are laid over white, as the app shows them."""
-    if image.mode in ("RGBA", "LA", "P"):
-        rgba = image.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"))
-    return np.asarray(image.convert("RGB"))
-
-
 class SamSegmenter:
     """Segment Anything with an LRU of image embeddings (a few pictures)."""
 
@@ -130,7 +120,7 @@ class SamSegmenter:
         coords = np.array([p[:2] for p in points], dtype=np.float32) if points else None
         labels = np.array([int(p[2]) for p in points]) if points else None
         with self._lock, torch.inference_mode():
-            self._set_image(flatten_rgb(pil))
+            self._set_image(np.asarray(flatten_on_white(pil)))
             masks, scores, _ = self.predictor.predict(
                 point_coords=coords,
                 point_labels=labels,

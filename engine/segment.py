@@ -2,8 +2,10 @@
 
 A segmenter cuts a character out of a picture from a writer's clicks (positive or negative
 points) and/or a dragged box. Backends: `sam` (Meta's Segment Anything, engine/sam_segmenter.py,
-imports torch) and `fallback` (no weights, engine/fallback_segmenter.py). Which one runs is
-decided here from flags or `ANYSTORY_SAM_*` variables; this module never imports torch.
+imports torch), `matting` (an automatic matting model such as BiRefNet,
+engine/matting_segmenter.py, imports torch) and `fallback` (no weights,
+engine/fallback_segmenter.py). Which one runs is decided here from flags or `ANYSTORY_SAM_*`
+and `ANYSTORY_MATTING` variables; this module never imports torch.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from engine.base import EngineError
+from engine.overlay import overlaid
 from engine.sam_checkpoint import cached_checkpoint
 
 Point = tuple[float, float, bool]
@@ -26,7 +29,7 @@ PixelBox = tuple[float, float, float, float]
 
 ImageLike = Union[Image.Image, np.ndarray]
 
-SEGMENTERS = ("auto", "sam", "fallback")
+SEGMENTERS = ("auto", "sam", "matting", "fallback")
 SAM_MODEL_TYPES = ("vit_b", "vit_l", "vit_h", "tiny")
 """Meta's three published sizes, and `tiny` (random weights, for tests and benchmarks)."""
 
@@ -56,6 +59,15 @@ def to_pil(image: ImageLike) -> Image.Image:
     if array.dtype != np.uint8 or array.ndim not in (2, 3):
         raise ValueError("the picture must be an RGB/RGBA image (uint8 array or PIL image)")
     return Image.fromarray(array)
+
+
+def flatten_on_white(image: Image.Image) -> Image.Image:
+    """RGB; transparent parts are laid over white, as the app shows them."""
+    if image.mode in ("RGBA", "LA", "P", "PA"):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return image.convert("RGB")
 
 
 def check_prompts(
@@ -90,28 +102,41 @@ def check_prompts(
     return checked, clipped
 
 
+def search_window(size: tuple[int, int], box: Optional[PixelBox]) -> tuple[int, int, int, int]:
+    """The pixel rectangle (x0, y0, x1, y1) a segmenter works in: the box rounded outwards,
+    else the whole picture of `size` (width, height)."""
+    if box is None:
+        return 0, 0, size[0], size[1]
+    return int(box[0]), int(box[1]), int(np.ceil(box[2])), int(np.ceil(box[3]))
+
+
 @dataclass
 class SegmenterConfig:
-    """Which segmenter to run: 'auto' picks sam when a checkpoint is at hand, else fallback.
+    """Which segmenter to run: 'auto' picks sam when a checkpoint is at hand, else matting
+    when its model is on disk, else fallback.
 
     `checkpoint` is a local SAM checkpoint file; without one, sam uses Meta's published
     checkpoint for `model_type` from the cache, downloading it when `backend` is 'sam'.
+    `matting` is a folder or Hugging Face repo id of a matting model (default BiRefNet).
     """
 
     backend: str = "auto"
     checkpoint: Optional[str] = None
     model_type: str = "vit_b"
     device: Optional[str] = None
+    matting: Optional[str] = None
 
     @classmethod
     def from_env(cls, environ: Optional[dict[str, str]] = None) -> "SegmenterConfig":
-        """Read ANYSTORY_SEGMENTER, ANYSTORY_SAM_CHECKPOINT, ANYSTORY_SAM_MODEL, ANYSTORY_DEVICE."""
+        """Read ANYSTORY_SEGMENTER, ANYSTORY_SAM_CHECKPOINT, ANYSTORY_SAM_MODEL, ANYSTORY_DEVICE,
+        ANYSTORY_MATTING."""
         env = os.environ if environ is None else environ
         return cls(
             backend=env.get("ANYSTORY_SEGMENTER", "auto"),
             checkpoint=env.get("ANYSTORY_SAM_CHECKPOINT") or None,
             model_type=env.get("ANYSTORY_SAM_MODEL", "vit_b"),
             device=env.get("ANYSTORY_DEVICE") or None,
+            matting=env.get("ANYSTORY_MATTING") or None,
         )
 
 
@@ -121,6 +146,23 @@ def sam_checkpoint_available(config: SegmenterConfig) -> Optional[Path]:
         path = Path(config.checkpoint).expanduser()
         return path if path.is_file() else None
     return cached_checkpoint(config.model_type)
+
+
+MATTING_REPO = "ZhengPeng7/BiRefNet"
+"""The matting model the published AnyStory storyboard uses."""
+
+
+def matting_available(config: SegmenterConfig) -> Optional[str]:
+    """The matting model this config would load, if its files are on disk now (a folder, or
+    the repo in huggingface_hub's cache); never downloads."""
+    source = config.matting or MATTING_REPO
+    folder = Path(source).expanduser()
+    if folder.is_dir():
+        return str(folder) if (folder / "config.json").is_file() else None
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(source, "config.json")
+    return source if isinstance(cached, str) else None
 
 
 def resolve_segmenter(config: SegmenterConfig) -> tuple[str, str]:
@@ -140,9 +182,12 @@ def resolve_segmenter(config: SegmenterConfig) -> tuple[str, str]:
     found = sam_checkpoint_available(config)
     if found is not None:
         return "sam", f"sam {config.model_type}: checkpoint {found}"
+    matting = matting_available(config)
+    if matting is not None:
+        return "matting", f"matting: model {matting}"
     return "fallback", (
-        "fallback: no SAM checkpoint found (give --sam-checkpoint PATH, or choose the sam "
-        "segmenter to download Meta's checkpoint)"
+        "fallback: no SAM checkpoint or matting model found (give --sam-checkpoint PATH, or "
+        "choose the sam segmenter to download Meta's checkpoint)"
     )
 
 
@@ -154,13 +199,8 @@ def create_segmenter(
 ) -> Segmenter:
     """Build the segmenter for these settings (flags); each one left None comes from the
     environment (see `SegmenterConfig.from_env`), else its default (auto, vit_b)."""
-    env = SegmenterConfig.from_env()
-    config = SegmenterConfig(
-        backend=backend or env.backend,
-        checkpoint=checkpoint or env.checkpoint,
-        model_type=model_type or env.model_type,
-        device=device or env.device,
-    )
+    config = overlaid(SegmenterConfig.from_env(), backend=backend or None, checkpoint=checkpoint or None,
+                      model_type=model_type or None, device=device or None)
     return create_segmenter_from_config(config)
 
 
@@ -171,6 +211,11 @@ def create_segmenter_from_config(config: SegmenterConfig) -> Segmenter:
         from engine.fallback_segmenter import FallbackSegmenter
 
         return FallbackSegmenter()
+    if name == "matting":
+        from engine.matting_segmenter import MattingSegmenter
+
+        return MattingSegmenter.load(matting_available(config) or config.matting or MATTING_REPO,
+                                     device=config.device)
     from engine.sam_checkpoint import ensure_checkpoint
     from engine.sam_segmenter import SamSegmenter
 

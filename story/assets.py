@@ -1,7 +1,7 @@
 """The content-addressed asset store and image ingest.
 
 Every image is a file named by the sha256 of its bytes under `assets/<2 hex>/<hash>.png`,
-written atomically (temporary file, fsync, rename) before any database row that points to
+written atomically (story/atomic.py) before any database row that points to
 it commits. The database is the index: `gc` removes files that no row references.
 """
 from __future__ import annotations
@@ -9,34 +9,23 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Iterable
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from story.atomic import PART_GLOB, write_bytes_atomically
 from story.errors import InvalidInput
 
 ALLOWED_FORMATS = {"PNG", "JPEG", "WEBP"}
 MAX_UPLOAD_BYTES = 40 * 1024 * 1024
+MAX_PIXELS = 8192 * 8192
+"""Largest picture accepted (67 megapixels, e.g. 8192 x 8192): a camera's photo fits, while a
+small file that declares a huge canvas is refused from its header, before any decoding."""
 HASH_LENGTH = 64
 GC_GRACE_S = 600.0
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that readers see the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def png_bytes(image: Image.Image, compress_level: int = 6) -> bytes:
@@ -48,19 +37,21 @@ def png_bytes(image: Image.Image, compress_level: int = 6) -> bytes:
 
 
 def read_image(data: bytes, *, label: str = "picture") -> Image.Image:
-    """Decode an uploaded image: PNG, JPEG or WebP only, within the size limit and Pillow's
-    decompression-bomb limit, EXIF orientation applied. Raises InvalidInput otherwise."""
+    """Decode an uploaded image: PNG, JPEG or WebP only, one frame, within the size and pixel
+    limits, EXIF orientation applied, as RGB (RGBA when it has transparency). Raises
+    InvalidInput otherwise. The one entry point for pictures from the UI and the CLI."""
     if len(data) > MAX_UPLOAD_BYTES:
         raise InvalidInput(
             f"The {label} is {len(data) / 2**20:.0f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} MB."
         )
     try:
-        with Image.open(io.BytesIO(data)) as probe:
-            kind = probe.format
-            if kind not in ALLOWED_FORMATS:
-                raise InvalidInput(f"The {label} is {kind or 'of an unknown type'}; use PNG, JPEG or WebP.")
+        with warnings.catch_warnings():  # MAX_PIXELS, below Pillow's warning, is checked instead
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            probe = Image.open(io.BytesIO(data))
+        with probe:
+            _check_header(probe, label)
             probe.load()
-            image = ImageOps.exif_transpose(probe)
+            image = to_rgb(ImageOps.exif_transpose(probe))
     except InvalidInput:
         raise
     except Image.DecompressionBombError as exc:
@@ -68,6 +59,30 @@ def read_image(data: bytes, *, label: str = "picture") -> Image.Image:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise InvalidInput(f"The {label} is not a readable PNG, JPEG or WebP image (corrupt or truncated).") from exc
     return image
+
+
+def _check_header(probe: Image.Image, label: str) -> None:
+    """Refuse by what the header says: the format, animation, the pixel count."""
+    kind = probe.format
+    if kind not in ALLOWED_FORMATS:
+        raise InvalidInput(f"The {label} is {kind or 'of an unknown type'}; use PNG, JPEG or WebP.")
+    if getattr(probe, "n_frames", 1) > 1:
+        raise InvalidInput(f"The {label} is an animated {kind}; use a still picture.")
+    width, height = probe.size
+    if width * height > MAX_PIXELS:
+        raise InvalidInput(
+            f"The {label} is {width} x {height} pixels; the limit is {MAX_PIXELS / 1e6:.0f} "
+            "megapixels (e.g. 8192 x 8192). Scale it down first."
+        )
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """RGB, or RGBA when the picture has transparency: CMYK, 16-bit and palette pictures
+    are converted (16-bit grey keeps its tones: 65535 becomes 255)."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        image = image.point(lambda v: v / 257).convert("L")
+    has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
+    return image.convert("RGBA" if has_alpha else "RGB")
 
 
 def read_image_file(path: str | os.PathLike, *, label: str = "picture") -> Image.Image:
@@ -95,7 +110,7 @@ class AssetStore:
         digest = hashlib.sha256(data).hexdigest()
         target = self.path(digest)
         if not self._refresh(target):
-            atomic_write(target, data)
+            write_bytes_atomically(target, data)
         return digest
 
     @staticmethod
@@ -144,7 +159,7 @@ class AssetStore:
             if path.stat().st_mtime <= cutoff:
                 path.unlink(missing_ok=True)
                 removed.append(digest)
-        for tmp in self.root.glob("??/.*.tmp"):
+        for tmp in self.root.glob(f"??/{PART_GLOB}"):
             if tmp.stat().st_mtime <= cutoff:
                 tmp.unlink(missing_ok=True)
         return removed

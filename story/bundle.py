@@ -3,14 +3,13 @@ and the project's images as `assets/<sha256>.png`, so a project moves between da
 directories losslessly.
 
 Import trusts nothing: member names, declared sizes, compression ratios, bytes actually
-read and every asset's sha256 are checked, and project.json is validated field by field,
+read and every asset's sha256 are checked, and project.json is validated field by field (story/bundle_document.py),
 before the project's rows are written in one transaction. A rejected bundle leaves no
 row and no asset file behind.
 """
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import tempfile
@@ -18,10 +17,13 @@ import zipfile
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
-from story.bundle_document import insert_document, parse_document, project_document, referenced_hashes
+from story.atomic import replacing, storage_problem
+from story.bundle_document import BundleDocument, parse_document, referenced_hashes
+from story.bundle_rows import insert_document, project_document
 from story.errors import Conflict, InvalidInput, NotFound
+from story.json_input import parse_json
 from story.projects import ProjectRef, get_project, project_row
 from story.studio import Studio
 from story.views import ProjectView
@@ -37,38 +39,22 @@ RATIO_CHECK_FROM = 2**20
 CHUNK = 2**20
 
 
-@contextmanager
-def _replacing(out_path: Path, force: bool) -> Iterator[Path]:
-    """A temporary file beside `out_path` that replaces it (atomically) on success."""
-    if out_path.exists() and not force:
-        raise Conflict(f"{out_path} already exists; use --force to replace it.")
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, out_path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
 def export_bundle(studio: Studio, project: ProjectRef, out_path: str | os.PathLike, force: bool = False) -> Path:
     """Write the project as a bundle zip at `out_path` (replaced only with `force`)."""
     out_path = Path(out_path)
+    if out_path.exists() and not force:
+        raise Conflict(f"{out_path} already exists; use --force to replace it.")
     with studio.db.read() as session:
         document = project_document(session, project_row(session, project).id)
     hashes = sorted(referenced_hashes(document))
     missing = [h for h in hashes if not studio.assets.path(h).exists()]
     if missing:
         raise NotFound(f"The data directory lacks {len(missing)} image(s) of this project (e.g. {missing[0]}).")
-    with _replacing(out_path, force) as tmp:
-        with zipfile.ZipFile(tmp, "w") as bundle:
-            text = json.dumps(document, ensure_ascii=False, indent=1)
-            bundle.writestr(PROJECT_JSON, text, compress_type=zipfile.ZIP_DEFLATED)
-            for digest in hashes:  # PNGs are compressed already
-                bundle.write(studio.assets.path(digest), f"assets/{digest}.png", zipfile.ZIP_STORED)
+    with replacing(out_path) as tmp, zipfile.ZipFile(tmp, "w") as bundle:
+        text = document.model_dump_json(indent=1)
+        bundle.writestr(PROJECT_JSON, text, compress_type=zipfile.ZIP_DEFLATED)
+        for digest in hashes:  # PNGs are compressed already
+            bundle.write(studio.assets.path(digest), f"assets/{digest}.png", zipfile.ZIP_STORED)
     return out_path
 
 
@@ -126,6 +112,15 @@ def _damaged_zip_errors(path: Path) -> Iterator[None]:
         raise InvalidInput(f"{path.name} is not a readable project bundle (corrupt or truncated zip: {exc}).") from exc
 
 
+@contextmanager
+def _storage_errors(folder: Path) -> Iterator[None]:
+    """A full disk or a read-only data directory as one line (StorageError)."""
+    try:
+        yield
+    except OSError as exc:
+        raise (storage_problem(exc, folder / ".import") or exc) from exc
+
+
 def _stage(bundle: zipfile.ZipFile, info: zipfile.ZipInfo, digest: str, staging: Path) -> Path:
     """Copy one asset into the staging folder (fsynced), checking its sha256."""
     target = staging / digest
@@ -141,13 +136,13 @@ def _stage(bundle: zipfile.ZipFile, info: zipfile.ZipInfo, digest: str, staging:
     return target
 
 
-def _read_document(bundle: zipfile.ZipFile, info: zipfile.ZipInfo) -> dict[str, Any]:
+def _read_document(bundle: zipfile.ZipFile, info: zipfile.ZipInfo) -> BundleDocument:
     data = b"".join(_chunks(bundle, info))
     try:
-        document = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
         raise InvalidInput(f"The bundle's project.json is not valid UTF-8 JSON ({exc}).") from exc
-    return parse_document(document)
+    return parse_document(parse_json(text, "The bundle's project.json", "UTF-8 JSON"))
 
 
 def import_bundle(studio: Studio, path: str | os.PathLike) -> ProjectView:
@@ -155,7 +150,7 @@ def import_bundle(studio: Studio, path: str | os.PathLike) -> ProjectView:
     path = Path(path)
     if not path.is_file():
         raise InvalidInput(f"No bundle file at {path}.")
-    with _damaged_zip_errors(path), zipfile.ZipFile(path) as bundle, \
+    with _damaged_zip_errors(path), _storage_errors(studio.assets.root), zipfile.ZipFile(path) as bundle, \
             tempfile.TemporaryDirectory(dir=studio.assets.root, prefix=".import-") as staging:
         project_info, asset_infos = _members(bundle)
         parsed = _read_document(bundle, project_info)

@@ -85,6 +85,27 @@ def prepare_subject(image: Image.Image, mask: MaskLike) -> tuple[Image.Image, Im
     return Image.fromarray(subject), Image.fromarray(cut.astype(np.uint8) * 255)
 
 
+def soft_cutout(image: Image.Image, mask: MaskLike) -> tuple[Image.Image, Image.Image]:
+    """The square crop around the mask in its own colours, and its soft alpha (mode L): how
+    much of each outline pixel is the character, for previews on any background."""
+    from engine.segment import flatten_on_white
+    from engine.soft_edges import soft_alpha
+
+    array, _ = validate_mask(image, mask)
+    rgb = flatten_on_white(image)
+    alpha = soft_alpha(np.asarray(rgb, np.float32), array)
+    left, top, side = square_around(array)
+    box = (left, top, left + side, top + side)
+    return rgb.crop(box), Image.fromarray((alpha * 255).round().astype(np.uint8)).crop(box)
+
+
+def transparency_mask(image: Image.Image) -> Optional[np.ndarray]:
+    """The character as the picture's transparency shows it, or None when it has none."""
+    from engine.fallback_segmenter import real_alpha
+
+    return real_alpha(image)
+
+
 CharacterRef = int | str
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
+from PIL import Image
 from safetensors import SafetensorError
 from safetensors.numpy import load as load_tensors
 from safetensors.numpy import save as save_tensors
@@ -26,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from engine.base import Generator, SubjectEncoding
 from story import models
-from story.assets import atomic_write
+from story.atomic import write_bytes_atomically
 from story.studio import Studio
 
 MEMORY_ITEMS = 16
@@ -95,11 +96,20 @@ class EncodingCache:
         self.memory_items = memory_items
         self._memory: OrderedDict[Key, SubjectEncoding] = OrderedDict()
 
+    def key(self, source: SubjectSource) -> Key:
+        """The cache key of a character version for this generator."""
+        return (source.character_id, source.version, self.generator.fingerprint)
+
     def get(self, source: SubjectSource) -> SubjectEncoding:
         """The encoding of this character version for this generator (encoded if needed)."""
-        key = (source.character_id, source.version, self.generator.fingerprint)
-        encoding = self._memory.get(key) or self._from_disk(key) or self._encode(key, source)
-        self._remember(key, encoding)
+        return self.lookup(source) or self._encode(source)
+
+    def lookup(self, source: SubjectSource) -> Optional[SubjectEncoding]:
+        """The cached encoding (memory, then disk), or None when it was never encoded."""
+        key = self.key(source)
+        encoding = self._memory.get(key) or self._from_disk(key)
+        if encoding is not None:
+            self._remember(key, encoding)
         return encoding
 
     def _remember(self, key: Key, encoding: SubjectEncoding) -> None:
@@ -127,16 +137,22 @@ class EncodingCache:
             return None
         return _decode(data, fingerprint)
 
-    def _encode(self, key: Key, source: SubjectSource) -> SubjectEncoding:
-        """Encode, write the file atomically, then commit its row (and drop older versions)."""
+    def pictures(self, source: SubjectSource) -> tuple[Image.Image, Image.Image]:
+        """What `encode_subject` takes for a character version: its subject (RGB) and mask (L)."""
         assets = self.studio.assets
-        encoding = self.generator.encode_subject(
-            assets.open(source.subject_hash).convert("RGB"), assets.open(source.subject_mask_hash).convert("L")
-        )
+        return assets.open(source.subject_hash).convert("RGB"), assets.open(source.subject_mask_hash).convert("L")
+
+    def _encode(self, source: SubjectSource) -> SubjectEncoding:
+        return self.store(self.key(source), self.generator.encode_subject(*self.pictures(source)))
+
+    def store(self, key: Key, encoding: SubjectEncoding) -> SubjectEncoding:
+        """Keep an encoding computed here or elsewhere (a cluster actor): write the file
+        atomically, then commit its row (and drop older versions); returns it as cached."""
         encoding = SubjectEncoding(key[2], encoding.tensors, dict(encoding.meta))
+        self._remember(key, encoding)
         data = _encode_file(encoding)
         name = _file_name(key)
-        atomic_write(self.folder / name, data)
+        write_bytes_atomically(self.folder / name, data)
         try:
             stale = self._index(key, name, hashlib.sha256(data).hexdigest())
         except IntegrityError:  # the character was deleted meanwhile: use it, do not index it

@@ -15,3 +15,7 @@ class InvalidInput(StudioError):
 
 class Conflict(StudioError):
     """A stale edit (changed elsewhere since it was loaded) or a name already taken."""
+
+
+class StorageError(StudioError):
+    """The data directory cannot be used as asked: read-only, full disk, not a folder."""

@@ -12,8 +12,6 @@ from typing import Any, Optional
 from sqlalchemy import JSON, ForeignKey, Index, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-RENDER_STATUSES = ("queued", "running", "done", "failed", "cancelled")
-BALLOON_KINDS = ("speech", "thought", "shout", "whisper")
 
 
 def utcnow() -> datetime:
@@ -130,9 +128,6 @@ class Panel(Base):
     renders: Mapped[list[Render]] = relationship(
         back_populates="panel", cascade="all, delete-orphan", passive_deletes=True,
         order_by="Render.id", foreign_keys="Render.panel_id",
-    )
-    selected_render: Mapped[Optional[Render]] = relationship(
-        foreign_keys=[selected_render_id], post_update=True
     )
 
 

@@ -12,16 +12,17 @@ from typing import Any, Iterable, Optional, Sequence
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from engine.box import Box
 from story.characters import CharacterRef, character_row
 from story.errors import Conflict, InvalidInput, NotFound
 from story.listing import panel_views
-from story.models import BALLOON_KINDS, Balloon, Character, Panel, PanelCharacter
+from story.models import Balloon, Character, Panel, PanelCharacter
 from story.prompts import CharacterText, find_references, unknown_references
 from story.projects import ProjectRef, project_row, touch
 from story.studio import Studio
 from story.views import PanelView
+from story.vocabulary import BALLOON_KINDS
 
-Box = tuple[float, float, float, float]
 CharacterSpec = CharacterRef | tuple[CharacterRef, Optional[Box]]
 BalloonSpec = tuple[Optional[CharacterRef], str, str]  # (speaker, kind, text)
 
@@ -35,14 +36,9 @@ def check_box(box: Optional[Sequence[float]]) -> Optional[Box]:
     if box is None:
         return None
     try:
-        x0, y0, x1, y1 = (float(v) for v in box)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput(f"A box needs four numbers x0,y0,x1,y1; got {box!r}.") from exc
-    if not (0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1):
-        raise InvalidInput(
-            f"The box {x0:g},{y0:g},{x1:g},{y1:g} must lie within 0..1 with x0 < x1 and y0 < y1."
-        )
-    return (x0, y0, x1, y1)
+        return Box.of(box)
+    except ValueError as exc:
+        raise InvalidInput(f"{str(exc).capitalize()}.") from None
 
 
 def panel_row(session: Session, panel_id: int) -> Panel:
@@ -277,29 +273,36 @@ def delete_panel(studio: Studio, panel_id: int, *, expected_version: Optional[in
         _compact(session, project_id)
 
 
+def _put_in_order(session: Session, project_id: int, panel_ids: Sequence[int]) -> None:
+    current = set(session.scalars(select(Panel.id).where(Panel.project_id == project_id)))
+    if sorted(panel_ids) != sorted(current):
+        raise InvalidInput("The new order must list every panel of the project exactly once.")
+    for position, panel_id in enumerate(panel_ids):
+        session.execute(
+            update(Panel).where(Panel.id == panel_id)
+            .values(position=position, version=Panel.version + 1)
+        )
+    touch(session, project_id)
+
+
 def reorder_panels(studio: Studio, project: ProjectRef, panel_ids: Sequence[int]) -> list[PanelView]:
     """Put the project's panels in the given order (every panel exactly once)."""
     with studio.db.write() as session:
         project_id = project_row(session, project).id
-        current = set(session.scalars(select(Panel.id).where(Panel.project_id == project_id)))
-        if sorted(panel_ids) != sorted(current):
-            raise InvalidInput("The new order must list every panel of the project exactly once.")
-        for position, panel_id in enumerate(panel_ids):
-            session.execute(
-                update(Panel).where(Panel.id == panel_id)
-                .values(position=position, version=Panel.version + 1)
-            )
-        touch(session, project_id)
+        _put_in_order(session, project_id, panel_ids)
     return list_panels(studio, project_id)
 
 
 def move_panel(studio: Studio, panel_id: int, new_position: int) -> list[PanelView]:
-    """Move one panel to 0-based `new_position` (clamped), keeping the others' order."""
-    with studio.db.read() as session:
+    """Move one panel to 0-based `new_position` (clamped), keeping the others' order; the
+    order is read inside the write transaction, so panels added meanwhile are kept."""
+    with studio.db.write() as session:
         project_id = panel_row(session, panel_id).project_id
-    order = [p.id for p in list_panels(studio, project_id) if p.id != panel_id]
-    order.insert(max(0, min(new_position, len(order))), panel_id)
-    return reorder_panels(studio, project_id, order)
+        order = [i for i in session.scalars(select(Panel.id).where(Panel.project_id == project_id)
+                                            .order_by(Panel.position, Panel.id)) if i != panel_id]
+        order.insert(max(0, min(new_position, len(order))), panel_id)
+        _put_in_order(session, project_id, order)
+    return list_panels(studio, project_id)
 
 
 def duplicate_panel(studio: Studio, panel_id: int) -> PanelView:

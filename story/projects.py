@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 from story.errors import Conflict, InvalidInput, NotFound
 from story.listing import panel_views
 from story.models import Character, Panel, Project, utcnow
+from story.numbers import fits, whole_number
 from story.studio import Studio
 from story.views import ProjectSummary, ProjectView
 
@@ -35,8 +36,9 @@ def clean_name(name: str, what: str = "project") -> str:
 def project_row(session: Session, ref: ProjectRef) -> Project:
     """Find a project by id (int or digits) or by name; NotFound otherwise."""
     row = None
-    if isinstance(ref, int) or str(ref).strip().isdigit():
-        row = session.get(Project, int(ref))
+    number = ref if isinstance(ref, int) else whole_number(ref)
+    if number is not None and fits(number):
+        row = session.get(Project, number)
     if row is None and isinstance(ref, str):
         row = session.scalar(select(Project).where(Project.name_key == name_key(ref)))
     if row is None:
@@ -107,11 +109,6 @@ def get_project(studio: Studio, ref: ProjectRef) -> ProjectView:
     """The whole project: settings, characters, panels with their characters and dialogue."""
     with studio.db.read() as session:
         return _project_view(session, project_row(session, ref).id)
-
-
-def project_id(studio: Studio, ref: ProjectRef) -> int:
-    with studio.db.read() as session:
-        return project_row(session, ref).id
 
 
 def rename_project(studio: Studio, ref: ProjectRef, new_name: str) -> ProjectView:

@@ -64,9 +64,10 @@ def unknown_references(prompt: str, characters: Iterable[CharacterText]) -> list
 
 def _any_of(terms: list[str]) -> re.Pattern[str]:
     """One pattern matching any of `terms` as a whole word, longest first (so "ROLE-AB"
-    is not read as "ROLE-A")."""
+    is not read as "ROLE-A"); group `t<i>` is the i-th term in that order."""
     ordered = sorted(terms, key=len, reverse=True)
-    return re.compile("|".join(rf"(?<![\w-]){re.escape(t)}(?![\w-])" for t in ordered), re.IGNORECASE)
+    return re.compile("|".join(rf"(?P<t{i}>(?<![\w-]){re.escape(t)}(?![\w-]))" for i, t in enumerate(ordered)),
+                      re.IGNORECASE)
 
 
 def expand_references(prompt: str, characters: Iterable[CharacterText]) -> str:
@@ -78,8 +79,10 @@ def expand_references(prompt: str, characters: Iterable[CharacterText]) -> str:
         terms += [(t, replacement) for t in (character.alias, character.name) if t]
     if not terms:
         return prompt.strip()
-    lookup = {t.casefold(): r for t, r in terms}
-    return _any_of([t for t, _ in terms]).sub(lambda m: lookup[m.group(0).casefold()], prompt).strip()
+    terms.sort(key=lambda item: len(item[0]), reverse=True)
+    # the group that matched says which term it is, whatever case folding the regex engine
+    # applied ("ipek" matches "İpek", whose casefold() is "i̇pek", so no casefold lookup)
+    return _any_of([t for t, _ in terms]).sub(lambda m: terms[int(m.lastgroup[1:])][1], prompt).strip()
 
 
 def apply_style(style: str, text: str) -> str:

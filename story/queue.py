@@ -19,13 +19,14 @@ from sqlalchemy.orm import Session
 
 from story.errors import InvalidInput, NotFound
 from story.models import Panel, Render, utcnow
+from story.numbers import MAX_INTEGER
 from story.panels import new_seed
 from story.projects import ProjectRef, project_row
 from story.render_request import load_panel, panel_label, snapshot
 from story.studio import Studio
+from story.vocabulary import PENDING
 from story.views import RenderView
 
-PENDING = ("queued", "running")
 MAX_VARIANTS = 16
 SeedChoice = Union[None, int, str]
 RESULT_KEYS = ("composed_prompt", "subjects")
@@ -65,6 +66,9 @@ def _add_jobs(
     params["select"] = variants == 1 if select_ is None else bool(select_)
     params["selected_before"] = panel.selected_render_id
     first = _first_seed(panel, seed)
+    if first + variants - 1 > MAX_INTEGER:
+        raise InvalidInput(f"The seed {first} leaves no room for {variants} consecutive variant seeds; "
+                           "use a smaller seed or 'new'.")
     _refuse_duplicate(session, panel, engine, params, range(first, first + variants))
     rows = [
         Render(panel_id=panel_id, engine=engine, seed=first + i,

@@ -16,7 +16,7 @@ without its cut-out and the render's notes say so.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -27,22 +27,21 @@ from story.errors import InvalidInput, NotFound
 from story.models import Character, Panel, PanelCharacter
 from story.prompts import CharacterText, compose_prompt
 from story.studio import Studio
+from story.vocabulary import DEFAULT_RENDER_SETTINGS
 
-DEFAULT_SETTINGS: dict[str, Any] = {
-    "width": 768, "height": 768, "steps": 25, "guidance": 3.5, "routing_maps": False, "params": {},
-}
 _TYPES: dict[str, tuple[type, ...]] = {
     "width": (int,), "height": (int,), "steps": (int,), "guidance": (int, float),
     "routing_maps": (bool,), "params": (dict,),
 }
 
 
-def _check_layer(layer: Mapping[str, Any], where: str) -> None:
-    unknown = set(layer) - set(DEFAULT_SETTINGS)
+def check_settings(layer: Mapping[str, Any], where: str) -> Mapping[str, Any]:
+    """Refuse unknown render settings and values of the wrong type (InvalidInput); return `layer`."""
+    unknown = set(layer) - set(DEFAULT_RENDER_SETTINGS)
     if unknown:
         raise InvalidInput(
             f"Unknown render setting(s) in {where}: {', '.join(sorted(unknown))}; "
-            f"known: {', '.join(DEFAULT_SETTINGS)}."
+            f"known: {', '.join(DEFAULT_RENDER_SETTINGS)}."
         )
     for key, value in layer.items():
         wrong_bool = isinstance(value, bool) and bool not in _TYPES[key]
@@ -52,15 +51,16 @@ def _check_layer(layer: Mapping[str, Any], where: str) -> None:
             raise InvalidInput(f"The render setting {key!r} in {where} must be at least 1.")
         if key == "params" and not all(isinstance(v, dict) for v in value.values()):
             raise InvalidInput(f"'params' in {where} must map engine names to settings, e.g. {{\"anystory\": {{...}}}}.")
+    return layer
 
 
 def resolve_settings(engine: str, *layers: tuple[Mapping[str, Any], str]) -> dict[str, Any]:
     """Overlay (settings, where) layers on the defaults; `params` becomes the flat advanced
     settings of `engine`. Raises InvalidInput naming the layer of a bad key or value."""
-    merged = {k: v for k, v in DEFAULT_SETTINGS.items() if k != "params"}
+    merged = {k: v for k, v in DEFAULT_RENDER_SETTINGS.items() if k != "params"}
     advanced: dict[str, Any] = {}
     for layer, where in layers:
-        _check_layer(layer, where)
+        check_settings(layer, where)
         merged.update({k: v for k, v in layer.items() if k != "params"})
         advanced.update(layer.get("params", {}).get(engine, {}))
     merged["guidance"] = float(merged["guidance"])
@@ -110,22 +110,30 @@ class BuiltRequest:
     subjects: list[dict[str, Any]]
 
 
-def _characters(studio: Studio, ids: list[int]) -> dict[int, Character]:
+def _characters(studio: Studio, panel_id: int, ids: list[int]) -> dict[int, Character]:
+    """The job's characters that still exist; refuses one of another project (a job's
+    parameters can come from a bundle made elsewhere)."""
     with studio.db.read() as session:
-        rows = session.scalars(
-            select(Character).where(Character.id.in_(ids)).options(selectinload(Character.images))
-        )
-        return {row.id: row for row in rows}
+        project_id = session.scalar(select(Panel.project_id).where(Panel.id == panel_id))
+        rows = {row.id: row for row in session.scalars(
+            select(Character).where(Character.id.in_(ids)).options(selectinload(Character.images)))}
+    foreign = sorted(row.name for row in rows.values() if row.project_id != project_id)
+    if foreign:
+        raise InvalidInput(f"This render names characters of another project ({', '.join(foreign)}); "
+                           "it was not rendered. Queue a new render of the panel.")
+    return rows
 
 
-def build_request(studio: Studio, cache: EncodingCache, params: Mapping[str, Any], seed: int) -> BuiltRequest:
-    """The PanelRequest of a job snapshot, encoding characters through `cache` as needed."""
+def build_request(studio: Studio, cache: EncodingCache, params: Mapping[str, Any], seed: int,
+                  panel_id: int) -> BuiltRequest:
+    """The PanelRequest of a job snapshot of panel `panel_id`, encoding characters through
+    `cache` as needed."""
     specs = params["characters"]
-    rows = _characters(studio, [spec["id"] for spec in specs])
+    rows = _characters(studio, panel_id, [spec["id"] for spec in specs if spec.get("id") is not None])
     notes: list[str] = []
     texts, subjects, used = [], [], []
     for spec in specs:
-        row = rows.get(spec["id"])
+        row = rows.get(spec.get("id"))
         if row is None:
             notes.append(f"{spec['name']} was deleted after this render was queued; rendered without it.")
             continue

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from story.errors import InvalidInput, NotFound
 from story.models import Render
 from story.panels import _edit, panel_row
-from story.queue import PENDING
+from story.vocabulary import PENDING
 from story.studio import Studio
 from story.views import RenderView
 

@@ -14,17 +14,19 @@ and written in one transaction.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Annotated, Any, Optional, TypeVar
+
+from pydantic import AfterValidator, Field, ValidationError
 
 from story.characters import clean_alias, new_character_row
 from story.errors import InvalidInput
-from story.jsonfields import as_object, get, get_list
+from story.json_input import Record, Text, parse_json, validation_error
 from story.models import Panel, PanelCharacter
+from story.numbers import MAX_INTEGER, fits, whole_number
 from story.panels import new_seed
 from story.projects import clean_name, get_project, name_key, new_project_row, touch
 from story.prompts import CharacterText, find_references
@@ -59,24 +61,64 @@ class Script:
     shots: list[Shot]
 
 
-def _text(obj: dict[str, Any], key: str, where: str, *, required: bool) -> str:
-    value = get(obj, key, str, where) if required else get(obj, key, str, where, "")
-    if required and not value.strip():
+Stripped = Annotated[Text, AfterValidator(str.strip)]
+
+
+class CharacterRow(Record):
+    """A row of 角色表."""
+
+    name: Stripped = Field(alias="角色名")
+    brief: Stripped = Field("", alias="简单描述")  # checked, not kept
+    alias: Stripped
+    simple_prompt: Stripped
+
+
+class ShotRow(Record):
+    """A shot of 分镜头 (its 序号 is read first: it names the shot in messages)."""
+
+    prompt: Stripped
+    narration: Stripped = Field(alias="旁白")
+    scene: Stripped = Field("", alias="场景描述")  # checked, not kept
+    acting: list[Text] = Field([], alias="出场角色")  # checked, not kept
+    act_roles: list[Text] = []
+
+
+class ScriptDocument(Record):
+    synopsis: Stripped = Field("", alias="故事梗概")  # checked, not kept
+    characters: list[Any] = Field(alias="角色表")
+    shots: list[Any] = Field(alias="分镜头")
+
+
+RecordType = TypeVar("RecordType", bound=Record)
+
+
+def _validated(model: type[RecordType], obj: Any, where: str) -> RecordType:
+    if not isinstance(obj, dict):
+        raise InvalidInput(f"{where} must be an object.")
+    try:
+        return model.model_validate(obj)
+    except ValidationError as exc:
+        raise validation_error(exc, where) from None
+
+
+def _filled(value: str, key: str, where: str) -> str:
+    if not value:
         raise InvalidInput(f"{where}: \"{key}\" is empty.")
-    return value.strip()
+    return value
 
 
 def _character(obj: Any, where: str) -> ScriptCharacter:
-    obj = as_object(obj, where)
-    name = _text(obj, "角色名", where, required=True)
-    where = f"{where} ({name})"
-    _text(obj, "简单描述", where, required=False)
+    name = obj.get("角色名") if isinstance(obj, dict) else None
+    if isinstance(name, str) and name.strip():
+        where = f"{where} ({name.strip()})"
+    row = _validated(CharacterRow, obj, where)
+    _filled(row.name, "角色名", where)
     try:
-        alias = clean_alias(_text(obj, "alias", where, required=True))
-        clean_name(name, "character")
+        alias = clean_alias(_filled(row.alias, "alias", where))
+        clean_name(row.name, "character")
     except InvalidInput as exc:
         raise InvalidInput(f"{where}: {exc}") from exc
-    return ScriptCharacter(name, alias, _text(obj, "simple_prompt", where, required=True))
+    return ScriptCharacter(row.name, alias, _filled(row.simple_prompt, "simple_prompt", where))
 
 
 def _characters(table: list[Any]) -> list[ScriptCharacter]:
@@ -93,21 +135,24 @@ def _characters(table: list[Any]) -> list[ScriptCharacter]:
 
 
 def _shot_number(obj: dict[str, Any], where: str) -> int:
+    """序号: a whole number >= 0, or one written as ASCII digits."""
     value = obj.get("序号")
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return get(obj, "序号", int, where)
+    if value is None:
+        raise InvalidInput(f"{where} has no \"序号\" (required).")
+    number = whole_number(value) if isinstance(value, str) else value
+    if number is None or not fits(number):
+        raise InvalidInput(f"{where}: \"序号\" must be a whole number from 0 to {MAX_INTEGER}, not {value!r}.")
+    return number
 
 
 def _shot(obj: Any, where: str, characters: list[ScriptCharacter]) -> Shot:
-    obj = as_object(obj, where)
+    if not isinstance(obj, dict):
+        raise InvalidInput(f"{where} must be an object.")
     number = _shot_number(obj, where)
     where = f"shot {number} ({where})"
-    prompt = _text(obj, "prompt", where, required=True)
-    caption = _text(obj, "旁白", where, required=True)
-    _text(obj, "场景描述", where, required=False)
-    get_list(obj, "出场角色", str, where, [])
-    act_roles = [a.strip() for a in get_list(obj, "act_roles", str, where, [])]
+    row = _validated(ShotRow, obj, where)
+    prompt, caption = _filled(row.prompt, "prompt", where), _filled(row.narration, "旁白", where)
+    act_roles = [a.strip() for a in row.act_roles]
     known = {c.alias for c in characters}
     for alias in act_roles + ALIAS_WORD.findall(prompt):
         if alias not in known:
@@ -122,10 +167,9 @@ def _shot(obj: Any, where: str, characters: list[ScriptCharacter]) -> Shot:
 
 def parse_script(document: Any) -> Script:
     """Validate a parsed storyboard script; raise InvalidInput naming the first problem."""
-    document = as_object(document, "The script")
-    synopsis = _text(document, "故事梗概", "The script", required=False)
-    characters = _characters(get(document, "角色表", list, "The script"))
-    shots_data = get(document, "分镜头", list, "The script")
+    script = _validated(ScriptDocument, document, "The script")
+    characters = _characters(script.characters)
+    shots_data = script.shots
     if not shots_data:
         raise InvalidInput("The script's 分镜头 has no shots.")
     shots: dict[int, Shot] = {}
@@ -134,7 +178,7 @@ def parse_script(document: Any) -> Script:
         if shot.number in shots:
             raise InvalidInput(f"分镜头[{index}]: 序号 {shot.number} appears twice.")
         shots[shot.number] = shot
-    return Script(synopsis, characters, [shots[n] for n in sorted(shots)])
+    return Script(script.synopsis, characters, [shots[n] for n in sorted(shots)])
 
 
 def read_script(path: str | os.PathLike) -> Script:
@@ -149,11 +193,7 @@ def read_script(path: str | os.PathLike) -> Script:
         raise InvalidInput(f"Cannot read {path}: {exc.strerror or exc}.") from exc
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"{path.name} is not UTF-8 text (byte {exc.start}).") from exc
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"{path.name} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.") from exc
-    return parse_script(document)
+    return parse_script(parse_json(text, path.name))
 
 
 def import_script(studio: Studio, path: str | os.PathLike, project_name: Optional[str] = None) -> ProjectView:

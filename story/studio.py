@@ -13,11 +13,14 @@ from story.paths import DataDir
 
 
 class Studio:
-    """An opened data directory; the migrations are applied on open."""
+    """An opened data directory; the migrations are applied on open. One this process
+    cannot write is opened read-only (`read_only`): it can be listed and exported, and
+    every change is refused with a message that says so."""
 
     def __init__(self, data_dir: DataDir) -> None:
-        self.data_dir = data_dir.create()
-        self.db = Database(data_dir.database)
+        self.read_only = data_dir.read_only
+        self.data_dir = data_dir if self.read_only else data_dir.create()
+        self.db = Database(data_dir.database, read_only=self.read_only)
         self.assets = AssetStore(data_dir.assets)
 
     @classmethod

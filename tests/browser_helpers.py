@@ -133,10 +133,6 @@ def click_image_and_wait(page, elem_id: str, fx: float, fy: float) -> None:
     )
 
 
-def toast_text(page) -> Iterator[str]:
-    return (t.strip() for t in page.locator(".toast-body").all_inner_texts())
-
-
 def shot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)

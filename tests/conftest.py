@@ -1,4 +1,5 @@
-"""Fixtures shared by the whole suite: a fresh data directory and the shared golden data."""
+"""Fixtures shared by the whole suite: a fresh data directory, the shared golden data, and
+the tiny AnyStory engine registered as "anystory-tiny"."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,6 +8,20 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+
+
+def _tiny_anystory(config):
+    """The AnyStory engine on the tiny random-weight components of ../shared/golden."""
+    from engine.anystory import AnyStoryGenerator
+
+    return AnyStoryGenerator.tiny(device=config.device or "cpu", memory=config.memory, offload=config.offload)
+
+
+def pytest_configure(config) -> None:
+    """Offer the tests' "anystory-tiny" engine (never offered to users)."""
+    from engine.registry import register_engine
+
+    register_engine("anystory-tiny", _tiny_anystory)
 
 
 @pytest.fixture

@@ -51,7 +51,7 @@ def rich_project(studio: Studio, name: str = "Fox Tale", shade: int = 0) -> Proj
     p = projects.create_project(
         studio, name, author="Ann Lee", style="Comic book",
         page_settings={"size": "A4", "template": "2x3", "gutter_mm": 4},
-        render_defaults={"engine": "draft", "steps": 20, "width": 768},
+        render_defaults={"steps": 20, "width": 768},
     )
     mia = characters.add_character(studio, p.id, "Mia", alias="ROLE-A", description="a girl in a red coat")
     fox = characters.add_character(studio, p.id, "Fox", alias="ROLE-B", description="a small orange fox")

@@ -1,14 +1,18 @@
 """The reference cache leaves the keys outside the subjects' masks out instead of biasing them
 by -100 (engine.anystory.attention): attention over the kept keys must equal the published
-attention over all of them with the published bias, and routing must still find each subject's
-columns when the subjects keep different numbers of keys."""
+attention over all of them with the published bias; routed attention (image tokens grouped by
+subject, each group over its own keys) must equal the published dense -100 routing bias, also
+when the subjects keep different numbers of keys."""
 from __future__ import annotations
 
+import pytest
 import torch
 
-from engine.anystory.attention import MASKED, Layout, attend, reference_cache
+from engine.anystory.attention import Layout, attend, reference_cache, routed_attention
+from engine.anystory.routing import box_groups, winner_groups, winner_maps
 
 HEADS, HEAD_DIM, PER_SUBJECT = 2, 16, 64
+MASKED = -100.0  # the published additive penalty for a key a query must not attend
 
 
 def _tokens(n: int, generator: torch.Generator) -> torch.Tensor:
@@ -32,12 +36,12 @@ def test_attention_over_the_kept_reference_keys_equals_the_published_masked_atte
     ref_key, ref_value = _tokens(2 * PER_SUBJECT, g), _tokens(2 * PER_SUBJECT, g)
     mask = _masks(g)
     for ref_shift in (0.0, 1.5):
-        cache = reference_cache([(ref_key, ref_value)], mask, 2, True, ref_shift, torch.float32)
+        cache = reference_cache([(ref_key, ref_value)], mask, 2, use_mask=True, ref_shift=ref_shift)
         assert cache.counts == tuple(int(m.sum()) for m in mask[0, :, 0].reshape(2, -1))
-        assert (cache.bias is None) == (ref_shift == 0)
-        layout = Layout(300, 0, 0, cache.counts, 2, torch.float32, cache.bias)
+        layout = Layout(n_text=300, n_redux=0, n_image=0, ref_counts=cache.counts, n_subjects=2,
+                        dtype=torch.float32, ref_shift=cache.shift)
         key, value = cache.kv[0]
-        ours = attend(query, torch.cat([query, key], 1), torch.cat([query, value], 1), layout.key_bias)
+        ours = routed_attention(query, torch.cat([query, key], 1), torch.cat([query, value], 1), layout, None)
         published = attend(query, torch.cat([query, ref_key], 1), torch.cat([query, ref_value], 1),
                            _published_bias(mask, 300, ref_shift))
         torch.testing.assert_close(ours, published, atol=1e-6, rtol=1e-5)
@@ -46,19 +50,51 @@ def test_attention_over_the_kept_reference_keys_equals_the_published_masked_atte
 def test_without_the_reference_mask_every_key_stays():
     g = torch.Generator().manual_seed(1)
     ref_key = _tokens(2 * PER_SUBJECT, g)
-    cache = reference_cache([(ref_key, ref_key)], _masks(g), 2, False, 0.0, torch.float32)
-    assert cache.counts == (PER_SUBJECT, PER_SUBJECT) and cache.bias is None
+    cache = reference_cache([(ref_key, ref_key)], _masks(g), 2, use_mask=False, ref_shift=0.0)
+    assert cache.counts == (PER_SUBJECT, PER_SUBJECT)
     assert torch.equal(cache.kv[0][0], ref_key)
 
 
-def test_routing_bias_refuses_each_subject_its_own_uneven_columns():
-    n_text, per_redux, counts = 4, 3, (5, 2)
-    layout = Layout(n_text, 2 * per_redux, 6, counts, 2, torch.float32)
-    maps = torch.tensor([[[1.0, 1, 0, 0, 0, 0], [0, 0, 1, 1, 0, 0]]])  # last two image tokens: nobody's
-    bias = layout.routed_bias(maps)[0, 0]
-    subject_of_key = [None] * n_text + [0] * per_redux + [1] * per_redux + [None] * 6 + [0] * 5 + [1] * 2
-    for q in range(layout.n_queries):
-        image = q - n_text - 2 * per_redux
-        for k, subject in enumerate(subject_of_key):
-            refused = image >= 0 and subject is not None and maps[0, subject, image] == 0
-            assert bias[q, k] == (MASKED if refused else 0.0), (q, k)
+def _published_routing_bias(layout: Layout, maps: torch.Tensor, ref_shift: float) -> torch.Tensor:
+    """The published dense (1, 1, queries, keys) bias, built key by key: -100 where an image
+    token is not routed to the subject owning a subject-token or reference key, ref_shift on
+    every reference key."""
+    per_redux = layout.n_redux // layout.n_subjects
+    subject_of_key = [None] * layout.n_text + [j for j in range(layout.n_subjects) for _ in range(per_redux)]
+    subject_of_key += [None] * layout.n_image + [j for j, n in enumerate(layout.ref_counts) for _ in range(n)]
+    bias = torch.zeros(layout.n_queries, layout.n_keys)
+    for k, subject in enumerate(subject_of_key):
+        if k >= layout.n_queries:
+            bias[:, k] += ref_shift
+        if subject is not None:
+            bias[layout.n_head:, k] += (1 - maps[0, subject]) * MASKED
+    return bias[None, None]
+
+
+@pytest.mark.parametrize("per_redux", [3, 0])  # with subject tokens, and without (keys then run in slices)
+def test_routed_attention_equals_the_published_dense_routing_bias(per_redux):
+    g = torch.Generator().manual_seed(2)
+    n_text, n_image, counts = 4, 12, (5, 2)
+    winner = torch.tensor([0, 0, 1, 1, 0, 1, -1, -1, 1, 0, 0, 1])  # -1: outside every box, nobody's
+    boxes = torch.tensor([[[1, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0, 1], [0, 1, 1, 1, 0, 0, 1, 0, 0, 1, 1, 1]]]).bool()
+    for ref_shift in (0.0, 1.5):
+        layout = Layout(n_text=n_text, n_redux=2 * per_redux, n_image=n_image, ref_counts=counts, n_subjects=2,
+                        dtype=torch.float32, ref_shift=ref_shift)
+        query, key, value = _tokens(layout.n_queries, g), _tokens(layout.n_keys, g), _tokens(layout.n_keys, g)
+        for groups, maps in ((winner_groups(winner, 2), winner_maps(winner, 2)), (box_groups(boxes), boxes.float())):
+            ours = routed_attention(query, key, value, layout, groups)
+            published = attend(query, key, value, _published_routing_bias(layout, maps, ref_shift))
+            torch.testing.assert_close(ours, published, atol=1e-6, rtol=1e-5)
+        unrouted = routed_attention(query, key, value, layout, None)
+        published = attend(query, key, value, _published_routing_bias(layout, torch.ones(1, 2, n_image), ref_shift))
+        torch.testing.assert_close(unrouted, published, atol=1e-6, rtol=1e-5)
+
+
+def test_groups_cover_every_image_token_once_by_its_subjects():
+    winner = torch.tensor([1, -1, 0, 1, 1, -1])
+    assert [(g.subjects, g.tokens.tolist()) for g in winner_groups(winner, 3)] == [
+        ((), [1, 5]), ((0,), [2]), ((1,), [0, 3, 4])]
+    boxes = torch.tensor([[[1, 1, 0, 0], [0, 1, 1, 0]]]).bool()
+    assert [(g.subjects, g.tokens.tolist()) for g in box_groups(boxes)] == [
+        ((), [3]), ((0,), [0]), ((1,), [2]), ((0, 1), [1])]
+    assert winner_maps(winner, 3).tolist() == [[[0, 0, 1, 0, 0, 0], [1, 0, 0, 1, 1, 0], [0, 0, 0, 0, 0, 0]]]

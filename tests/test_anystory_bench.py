@@ -19,7 +19,8 @@ TINY_SIGLIP = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, nu
 
 
 def test_gpu_benchmark_path_runs_at_tiny_size():
-    generator = synthetic_generator(TINY_FLUX, TINY_VAE, TINY_SIGLIP, "cpu", torch.float32, lora_rank=4, ref_size=128)
+    generator = synthetic_generator(TINY_FLUX, TINY_VAE, TINY_SIGLIP, device="cpu", dtype=torch.float32, lora_rank=4,
+                                    ref_size=128)
     rows = run(generator, sizes=[64], steps=3, repeats=1, text_tokens=8, max_subjects=2)
     assert [(r["size"], r["subjects"], r["maps"]) for r in rows] == [(64, 0, False), (64, 1, False), (64, 2, False),
                                                                      (64, 2, True)]
@@ -34,3 +35,22 @@ def test_cuda_request_skips_cleanly_without_cuda(capsys):
         return
     assert main(["--device", "cuda"]) == 0
     assert "no CUDA device" in capsys.readouterr().out
+
+
+def test_a_run_writes_its_figures_as_json_beside_the_published_ones(tmp_path):
+    import json
+
+    from bench.anystory_bench import main
+
+    out = tmp_path / "figures.json"
+    threads = torch.get_num_threads()
+    try:
+        assert main(["--steps", "2", "--repeats", "1", "--sizes", "64", "--out", str(out)]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    document = json.loads(out.read_text())
+    assert document["device"] == "cpu, one thread" and document["steps"] == 2 and document["compile"] is None
+    assert [(r["size"], r["subjects"], r["maps"]) for r in document["rows"]] == [
+        (64, 0, False), (64, 1, False), (64, 2, False), (64, 3, False), (64, 2, True)]
+    assert all(r["denoise_s"] > 0 and len(r["rounds"]) == 1 for r in document["rows"])
+    assert {"size": 512, "subjects": 2, "total_s": 14.13} in document["published_h100"]

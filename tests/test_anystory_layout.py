@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from engine.anystory.params import resolve_params
+from engine.anystory.pipeline import DenoiseHooks
 from engine.base import EngineError, PanelRequest, SubjectInput
 from tests.anystory_helpers import golden_subject, image_array, tiny_generator  # noqa: F401 (fixture)
 
@@ -38,8 +39,8 @@ def test_a_box_confines_its_character_at_every_layer_and_step(tiny_generator, en
     subjects = [SubjectInput("a", encodings[0], box=LEFT), SubjectInput("b", encodings[1])]
     req = request(*subjects)
     prompt = tiny_generator.encode_prompt(req.prompt)
-    tiny_generator.generate(prompt, req, resolve_params({}, 2), tiny_generator.subjects_for(req),
-                            on_routing=lambda step, layer, maps: seen.append(maps[0].reshape(2, 8, 8).clone()))
+    hooks = DenoiseHooks(on_routing=lambda step, layer, maps: seen.append(maps[0].reshape(2, 8, 8).clone()))
+    tiny_generator.generate(prompt, req, resolve_params({}, 2), tiny_generator.subjects_for(req), hooks)
     assert len(seen) == 4 * 5  # 4 attention layers, router on steps 1..5 of 6
     for maps in seen:
         assert maps[0, :, 4:].sum() == 0  # subject a never right of the box

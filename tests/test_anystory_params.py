@@ -7,7 +7,9 @@ import sys
 
 import pytest
 
-from engine.anystory.params import PARAMS, describe_params, plan_steps, resolve_params
+from dataclasses import fields
+
+from engine.anystory.params import PARAMS, AnyStorySettings, describe_params, plan_steps, resolve_params
 from engine.base import EngineError
 
 
@@ -21,11 +23,11 @@ def test_description_is_plain_data_for_the_ui():
 
 def test_published_defaults():
     one, two = resolve_params({}, 1), resolve_params({}, 2)
-    assert one == {"redux_scale": 0.6, "redux_start_at": 0.1, "redux_end_at": 0.3, "ref_start_at": 0.0,
+    assert one.as_dict() == {"redux_scale": 0.6, "redux_start_at": 0.1, "redux_end_at": 0.3, "ref_start_at": 0.0,
                    "ref_end_at": 1.0, "ref_shift": 0.0, "enable_router": False, "enable_ref_mask": True,
                    "enable_ref_cache": True, "layout_freedom": 0.0, "routing_map_from": 0.0}
-    assert two == {**one, "enable_router": True, "ref_start_at": 0.09}
-    assert resolve_params({"enable_router": False}, 3)["enable_router"] is False
+    assert two.as_dict() == {**one.as_dict(), "enable_router": True, "ref_start_at": 0.09}
+    assert resolve_params({"enable_router": False}, 3).enable_router is False
 
 
 def test_unknown_and_out_of_range_settings_are_refused():
@@ -45,8 +47,30 @@ def test_step_schedule_uses_the_published_rounding():
     assert not any(p.redux or p.ref or p.router for p in plan_steps(25, resolve_params({}, 0), 0))
 
 
+def test_the_settings_type_has_one_field_per_described_setting():
+    assert [f.name for f in fields(AnyStorySettings)] == [s.name for s in PARAMS]
+    settings = resolve_params({"redux_scale": 1}, 1)
+    assert settings.redux_scale == 1.0 and isinstance(settings.redux_scale, float)
+    with pytest.raises(AttributeError):
+        settings.redux_scale = 0.5  # frozen: a render's settings cannot drift while it runs
+
+
+def test_each_engine_describes_its_own_settings():
+    from engine.anystory import AnyStoryGenerator
+    from engine.base import Generator
+    from engine.draft import DraftGenerator
+    from engine.registry import engine_parameters
+
+    assert engine_parameters("anystory") == engine_parameters("anystory-tiny") == AnyStoryGenerator.parameters()
+    assert AnyStoryGenerator.parameters() == describe_params()
+    assert engine_parameters("draft") == DraftGenerator.parameters() == []
+    assert isinstance(DraftGenerator(), Generator) and hasattr(Generator, "parameters")
+    assert engine_parameters("no-such-engine") is None
+
+
 def test_importing_the_settings_does_not_import_torch():
-    code = "import sys, engine.anystory, engine.anystory.params; print('torch' in sys.modules)"
+    code = ("import sys, engine.anystory, engine.anystory.params, engine.registry; "
+            "engine.registry.engine_parameters('anystory'); print('torch' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "False", result.stderr
 

@@ -274,16 +274,17 @@ def test_a_refused_box_click_on_a_character_picture_does_not_block_the_next_clic
     from app.characters_tab import MODES, Selection
 
     demo = build_app(app_context(studio))
-    clicked = next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "clicked")
+    wired = next(f for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "clicked")
+    clicked, (_, preview, selection) = wired.fn, wired.outputs
     picture, _ = figure((200, 60, 40), 60, 120)
-    sel = Selection(image=picture)
-    sel = clicked(sel, MODES[2], select([30, 30]))[2]  # first corner
+    sel = Selection(image=picture, original=picture)
+    sel = clicked(sel, MODES[2], select([30, 30]))[selection]  # first corner
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         refused = clicked(sel, MODES[2], select([30, 30]))  # the same spot: no box
     assert toasts(record) and sel.box is None and refused["__type__"] == "update"
-    overlay, cutout, after = clicked(sel, MODES[0], select([50, 100]))  # a click on the figure now works
-    assert after.mask is not None and after.mask.any() and cutout is not None
+    after = clicked(sel, MODES[0], select([50, 100]))  # a click on the figure now works
+    assert after[selection].mask is not None and after[selection].mask.any() and after[preview] is not None
 
 
 def test_render_progress_shows_on_the_status_line_only(studio):

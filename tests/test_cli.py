@@ -56,7 +56,7 @@ def test_script_import_export_bundle_import_rename_delete_gc(tmp_path):
     assert _json(data, "rename-project", "Lantern (2)", "Lantern copy")["name"] == "Lantern copy"
     _refused(data, "delete-project", "Lantern copy", match="--yes")
     assert _json(data, "delete-project", "Lantern copy", "--yes")["name"] == "Lantern copy"
-    assert _json(data, "gc") == {"removed_assets": [], "removed_encodings": []}
+    assert _json(data, "gc") == {"removed_assets": [], "removed_encodings": [], "removed_leftovers": []}
     shown = _run(data, "show", "lantern")
     assert shown.returncode == 0 and "1. ROLE-A stands alone" in shown.stdout
 

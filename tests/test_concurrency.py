@@ -62,3 +62,22 @@ def test_two_processes_editing_one_project_lose_no_update(studio):
     assert final.overrides == {"total": 2 * count, "a": count, "b": count}
     assert final.version == shared.version + 2 * count
     assert len(panels.list_panels(studio, project.id)) == 1 + 2 * count
+
+
+def test_moving_panels_while_another_process_adds_panels_is_never_refused(studio):
+    project = projects.create_project(studio, "Moving")
+    first = panels.add_panel(studio, project.id, prompt="the moving panel")
+    shared = panels.add_panel(studio, project.id, prompt="the shared panel", overrides={})
+    adder = _worker("edit", studio.root, project.id, shared.id, 30, "a")
+    assert adder.stdout.readline().strip() == "ready", adder.stderr.read()
+    adder.stdin.write("go\n")
+    adder.stdin.flush()
+    moves = 0
+    while adder.poll() is None or moves < 10:
+        listed = panels.move_panel(studio, first.id, moves % 3)
+        assert first.id in [p.id for p in listed]
+        moves += 1
+    out, err = adder.communicate(timeout=120)
+    assert adder.returncode == 0, err
+    listed = panels.list_panels(studio, project.id)
+    assert len(listed) == 32 and [p.position for p in listed] == list(range(32))

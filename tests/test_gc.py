@@ -70,3 +70,52 @@ def test_gc_removes_unreferenced_encoding_caches(studio):
     _age_all(studio)
     assert gc(studio).encodings == ["old/mia-v1.pt"]
     assert (root / "mia-v3.pt").exists()
+
+
+KILLED_EXPORT = """
+import os, signal, sys
+from story.atomic import write_atomically
+def write(temporary):
+    temporary.write_bytes(b"%PDF-1.4 half a comic")
+    os.kill(os.getpid(), signal.SIGKILL)
+write_atomically(sys.argv[1], write)
+"""
+
+KILLED_IMPORT = """
+import os, signal, sys
+from story import bundle
+from story.studio import Studio
+staged = bundle._stage
+def stage_then_die(*args):
+    staged(*args)
+    os.kill(os.getpid(), signal.SIGKILL)
+bundle._stage = stage_then_die
+bundle.import_bundle(Studio.open(sys.argv[1]), sys.argv[2])
+"""
+
+
+def _killed(code: str, *args) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", code, *map(str, args)], cwd=repo,
+                          env={**os.environ, "PYTHONPATH": str(repo)}, capture_output=True, timeout=120)
+    assert done.returncode == -9, done.stderr
+
+
+def test_gc_sweeps_what_processes_killed_mid_import_or_export_left(studio, tmp_path):
+    from story import bundle
+
+    path = bundle.export_bundle(studio, rich_project(studio).id, tmp_path / "fox.zip")
+    _killed(KILLED_EXPORT, studio.data_dir.exports / "fox.pdf")
+    _killed(KILLED_IMPORT, studio.root, path)
+    litter = list(studio.assets.root.glob(".import-*")) + list(studio.data_dir.exports.glob(".fox.pdf.*.part"))
+    assert len(litter) == 2 and not (studio.data_dir.exports / "fox.pdf").exists()
+    assert gc(studio).leftovers == []  # young: they might belong to a running import or export
+    for leftover in litter:
+        _age(leftover)
+    assert sorted(gc(studio).leftovers) == sorted(p.relative_to(studio.root).as_posix() for p in litter)
+    assert not any(p.exists() for p in litter)
+    assert len(projects.list_projects(studio)) == 1

@@ -1,5 +1,7 @@
 """Prompt composition: references by alias or name expand to descriptions; styles wrap."""
-from story.prompts import CharacterText, compose_prompt, find_references
+import pytest
+
+from story.prompts import CharacterText, compose_prompt, expand_references, find_references
 
 MIA = CharacterText(1, "Mia", "ROLE-A", "a girl with red hair.")
 FOX = CharacterText(2, "Fox", "ROLE-AB", "a small orange fox")
@@ -26,3 +28,24 @@ def test_unknown_style_leaves_the_text():
 
 def test_find_references_in_order_of_mention():
     assert find_references("Fox chases ROLE-A", [MIA, FOX, NODESC]) == [FOX, MIA]
+
+
+@pytest.mark.parametrize("prompt", ["İpek waves", "ipek waves", "İPEK waves", "IPEK waves"])
+def test_names_whose_case_folding_changes_length_expand(prompt):
+    ipek = CharacterText(1, "İpek", None, "a girl with a kite")
+    assert expand_references(prompt, [ipek]) == "a girl with a kite waves"
+
+
+def test_a_panel_naming_ipek_renders(studio):
+    from engine.draft import DraftGenerator
+    from story import panels, projects, queue
+    from story.worker import Worker
+    from tests.draft_helpers import RED
+    from tests.queue_helpers import add_pictured_character
+
+    project = projects.create_project(studio, "Kites", render_defaults={"width": 160, "height": 120})
+    add_pictured_character(studio, project.id, "İpek", RED)
+    panel = panels.add_panel(studio, project.id, prompt="ipek flies a kite", characters=["İpek"])
+    job, = queue.enqueue(studio, panel.id, engine="draft")
+    done = Worker(studio, DraftGenerator()).run_one()
+    assert (done.id, done.status, done.error) == (job.id, "done", None)

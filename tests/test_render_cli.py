@@ -64,6 +64,22 @@ def test_render_history_select_cancel_retry(cli, studio):
     assert cli("render", "Fox Tales", "--seed", "soon")[0] == 2
 
 
+def test_the_progress_bar_counts_only_this_commands_jobs(studio, capsys):
+    import re
+
+    from story import queue
+
+    for name in ("Other story", "Fox Tales"):
+        project = projects.create_project(studio, name, render_defaults={"width": 200, "height": 150})
+        add_pictured_character(studio, project.id, "Mia", RED)
+        panel = panels.add_panel(studio, project.id, prompt="Mia waits", characters=["Mia"])
+    queue.enqueue(studio, panels.list_panels(studio, "Other story")[0].id, engine="draft")  # older: runs first
+    assert main(["render", "Fox Tales", "--engine", "draft", "--data-dir", str(studio.root)]) == 0
+    counts = [(float(n), int(total)) for n, total in re.findall(r"(\d+\.\d)/(\d+)", capsys.readouterr().err)]
+    assert counts and all(n <= total == 1 for n, total in counts), counts
+    assert panels.get_panel(studio, panel.id).selected_render_id is not None
+
+
 def test_add_panel_puts_the_characters_its_prompt_names_in_it_and_reports_unknown_names(studio, capsys, cli):
     code = main(["add-panel", "Fox Tales", "--prompt", "MIA stands on the pier while Fox watches ROLE-Z",
                  "--data-dir", str(studio.root)])

@@ -13,8 +13,9 @@ from sqlalchemy import update
 
 from story import panels, projects, queue
 from story.models import Render, utcnow
+from story.render_jobs import HOST, STALE_AFTER_S, recover_interrupted
 from story.studio import Studio
-from story.worker import HOST, STALE_AFTER_S, Worker, recover_interrupted
+from story.worker import Worker
 from tests.draft_helpers import BLUE, RED
 from tests.queue_helpers import SlowGenerator, add_pictured_character
 
@@ -53,7 +54,7 @@ def test_worker_killed_mid_render_leaves_an_interrupted_job_that_retries(studio,
 
     restarted = Studio.open(tmp_path / "data")
     generator = SlowGenerator(delay_s=0.0)
-    assert Worker(restarted, generator).recovered == [job.id]
+    assert recover_interrupted(restarted) == [job.id]  # what a new Worker does first
     failed = queue.jobs(restarted, [job.id])[0]
     assert (failed.status, failed.error) == ("failed", "interrupted")
     again = queue.retry(restarted, job.id)

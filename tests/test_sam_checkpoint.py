@@ -59,7 +59,7 @@ def test_offline_download_names_the_file_and_where_to_put_it(tmp_path):
     destination = tmp_path / "cache" / "sam_vit_b_01ec64.pth"
     url = f"http://127.0.0.1:{_closed_port()}/sam_vit_b_01ec64.pth"
     with pytest.raises(EngineError) as error:
-        download_checkpoint(url, CHECKPOINTS["vit_b"].sha256, destination, timeout=5)
+        download_checkpoint(url, CHECKPOINTS["vit_b"].sha256, destination)
     message = str(error.value)
     assert "sam_vit_b_01ec64.pth" in message and str(destination) in message and url in message
     assert list(destination.parent.iterdir()) == []

@@ -96,3 +96,23 @@ def test_unreadable_files_are_refused(studio, tmp_path):
     with pytest.raises(InvalidInput, match="Cannot read"):
         import_script(studio, tmp_path / "missing.json")
     assert projects.list_projects(studio) == []
+
+
+@pytest.mark.parametrize("number", ["²", "٣", "-1", 2**64, 1.5, True, "1e3"])
+def test_odd_shot_numbers_are_refused(studio, tmp_path, number):
+    script = _break(lambda s: s["分镜头"][0].update(序号=number))
+    with pytest.raises(InvalidInput, match=r"分镜头\[0\]: \"序号\" must be a whole number"):
+        import_script(studio, _write(tmp_path, script))
+    assert projects.list_projects(studio) == []
+
+
+@pytest.mark.parametrize("text, match", [
+    ('{"角色表": ' + "[" * 100_000 + "]" * 100_000 + "}", "too deeply"),
+    ('{"角色表": [], "x": ' + "[" * 200 + "]" * 200 + "}", "too deeply"),
+    ('{"角色表": [], "分镜头": [{"序号": NaN}]}', "NaN is not a JSON number"),
+])
+def test_deeply_nested_or_nan_scripts_are_refused(studio, tmp_path, text, match):
+    (tmp_path / "deep.json").write_text(text, encoding="utf-8")
+    with pytest.raises(InvalidInput, match=match):
+        import_script(studio, tmp_path / "deep.json")
+    assert projects.list_projects(studio) == []

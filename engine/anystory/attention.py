@@ -1,22 +1,25 @@
-"""AnyStory attention: the processor installed on every FLUX attention, routing maps, the
-reference keys the main attention uses, and the attention bias of ref_shift and routing.
+"""AnyStory attention: the processor installed on every FLUX attention (it holds the router's
+routing-map projections), the reference keys the main attention uses, and the main attention
+with routing and ref_shift.
 
-Deliberate differences from the published code, both for speed:
-- The bias is never built per head. Without routing it is one row per key, shape
-  (b, 1, 1, k) (ref_shift depends on the key only); with routing it is (b, 1, q, k), shared by
-  all heads. Without any bias the attention runs unmasked, so fused kernels apply. The values
-  are the published ones: 0 where allowed, -100 where masked, plus ref_shift on reference keys.
-- The reference mask is applied by leaving the reference keys outside the subjects' masks out
-  of the cache, instead of penalising them by -100 in every attention: a key 100 below the
-  others gets a weight of e^-100 ~ 4e-44 of theirs, nothing in float32 or bfloat16; only a
-  masked key whose logit beat every allowed one by some 80 would count (a block-mask kernel
-  drops such keys the same way). On the published masks that is about 70 % of the reference
-  keys, and one-subject panels no longer need a bias at all.
+Deliberate differences from the published code, all for speed, none visible in the output:
+- Where the published code adds -100 to a key a query must not attend (the reference
+  background, another subject's tokens), we leave that key out of the query's attention: a
+  key 100 below the others gets a weight of e^-100 ~ 4e-44 of theirs, nothing in float32 or
+  bfloat16; only a masked key whose logit beat every allowed one by some 80 would count (a
+  block-mask kernel drops such keys the same way).
+- The reference cache keeps only the reference keys inside the subjects' masks (about 30 %
+  of them on the published masks).
+- Routing never builds a (queries x keys) bias: `routed_attention` runs the text and subject
+  tokens over every key and each group of image tokens (engine.anystory.routing) over the
+  text and image keys plus its own subjects' keys, unmasked, so fused kernels apply. The only
+  bias left is ref_shift, one row (1, 1, 1, keys) shared by all queries and heads, and only
+  when it is not 0.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional, Sequence
+from dataclasses import dataclass, field
+from typing import Optional, Sequence, Union
 
 import torch
 from diffusers.models.attention_dispatch import dispatch_attention_fn
@@ -26,16 +29,19 @@ from torch import nn
 
 from engine.anystory.embedder import LORA_RANK
 
-MASKED = -100.0  # the published additive penalty for a disallowed key
 KV = tuple[torch.Tensor, torch.Tensor]
+Columns = Union[None, slice, torch.Tensor]  # key columns: all, a run of them, or an index
 
 
 class AnyStoryAttnProcessor(FluxAttnProcessor, nn.Module):
-    """FLUX attention processor carrying the router's routing-map projections of one layer.
+    """Where the router's routing weights live: one per FLUX attention, holding that layer's
+    routing-map projections (LoRA updates of the router query and the image key).
 
-    Called by a stock diffusers forward it is exactly `FluxAttnProcessor`; the multi-stream
-    forward (engine.anystory.transformer) uses its projections to compute routing maps.
-    Parameter names follow the published checkpoint
+    Only the weights live here. Its `__call__` is the stock `FluxAttnProcessor`'s, so a plain
+    diffusers forward of the transformer still works; AnyStory's own forward
+    (engine.anystory.transformer) never calls it: it reads `query_update`/`key_update` from
+    here in engine.anystory.routing.route_tokens. The processor was kept as their home because
+    the published checkpoint names them so
     (transformer.<block>.attn.processor.to_{q,k}_routing_map_lora_{A,B}).
     """
 
@@ -50,9 +56,11 @@ class AnyStoryAttnProcessor(FluxAttnProcessor, nn.Module):
     __call__ = FluxAttnProcessor.__call__
 
     def query_update(self, x: torch.Tensor) -> torch.Tensor:
+        """The routing-map update of the router tokens' base query projection."""
         return self.to_q_routing_map_lora_B(self.to_q_routing_map_lora_A(x))
 
     def key_update(self, x: torch.Tensor) -> torch.Tensor:
+        """The routing-map update of the image tokens' key projection."""
         return self.to_k_routing_map_lora_B(self.to_k_routing_map_lora_A(x))
 
 
@@ -85,54 +93,21 @@ def attend_per_subject(query: torch.Tensor, key: torch.Tensor, value: torch.Tens
 
 
 @dataclass
-class RoutingInputs:
-    """What one layer needs for its routing maps: normalised router tokens, the router's base
-    query projection (without its LoRA), normalised image tokens and their key projection."""
-
-    router_x: torch.Tensor
-    router_query: torch.Tensor
-    image_x: torch.Tensor
-    image_key: torch.Tensor
-
-
-def routing_maps(processor: AnyStoryAttnProcessor, inputs: RoutingInputs, norm_q: nn.Module, norm_k: nn.Module,
-                 head_dim: int, rope_router, rope_image, n_subjects: int,
-                 allow: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """(b, subjects, image tokens) 0/1 maps: each image token goes to the subject whose head- and
-    token-averaged router query gives the largest logit (computed in float32). With `allow`
-    (b, subjects, image tokens; character boxes) a subject only competes where allowed, and a
-    token no subject may take goes to none of them (background)."""
-    query = inputs.router_query + processor.query_update(inputs.router_x)
-    query = rope(norm_q(query.unflatten(-1, (-1, head_dim))), rope_router)
-    query = query.float().unflatten(1, (n_subjects, -1)).mean(dim=(2, 3))  # b, subjects, d
-    key = inputs.image_key + processor.key_update(inputs.image_x)
-    # the rotary embedding turns every head of a token alike, so it can follow the head mean
-    key = rope(norm_k(key.unflatten(-1, (-1, head_dim))).float().mean(dim=2, keepdim=True), rope_image)[:, :, 0]
-    logits = torch.bmm(query, key.transpose(1, 2))
-    if allow is not None:
-        logits = logits.masked_fill(~allow, float("-inf"))
-    # argmax over a contiguous last dimension: along the short subject dimension it is ~8x slower
-    winner = logits.transpose(1, 2).contiguous().argmax(dim=2)
-    maps = torch.zeros_like(logits).scatter_(1, winner[:, None], 1.0)
-    return maps if allow is None else maps * allow
-
-
-@dataclass
 class ReferenceCache:
     """The reference keys/values the main attention uses, per attention layer (b, n, heads,
-    head_dim): each subject's `counts` keys in subject order; `bias` (b, 1, 1, n) holds
-    ref_shift, None when it is 0."""
+    head_dim): each subject's `counts` keys in subject order; `shift` is ref_shift, the bias
+    the main attention adds to every reference key."""
 
     kv: list[KV]
     counts: tuple[int, ...]
-    bias: Optional[torch.Tensor] = None
+    shift: float = 0.0
 
 
-def reference_cache(kv: Sequence[KV], ref_mask: torch.Tensor, n_subjects: int, use_mask: bool, ref_shift: float,
-                    dtype: torch.dtype) -> ReferenceCache:
+def reference_cache(kv: Sequence[KV], ref_mask: torch.Tensor, n_subjects: int, use_mask: bool,
+                    ref_shift: float) -> ReferenceCache:
     """The cache of the reference stream's keys/values `kv` (batch 1; `ref_mask` (1, n, 1)):
     with `use_mask` only the keys inside the subjects' masks (the published -100 on the others
-    leaves them no weight), and ref_shift as a bias when it is not 0."""
+    leaves them no weight)."""
     if use_mask:
         keep = ref_mask[0, :, 0] > 0.5
         index = keep.nonzero()[:, 0]
@@ -140,16 +115,15 @@ def reference_cache(kv: Sequence[KV], ref_mask: torch.Tensor, n_subjects: int, u
         counts = tuple(keep.reshape(n_subjects, -1).sum(dim=1).tolist())
     else:
         counts = (kv[0][0].shape[1] // n_subjects,) * n_subjects
-    bias = None
-    if ref_shift != 0:
-        bias = torch.full((1, 1, 1, sum(counts)), float(ref_shift), device=ref_mask.device, dtype=dtype)
-    return ReferenceCache(list(kv), counts, bias)
+    return ReferenceCache(list(kv), counts, float(ref_shift))
 
 
 @dataclass
 class Layout:
-    """Token layout of the main attention: queries [text, subject, image]; keys the same plus
-    the reference keys, `ref_counts` per subject. `ref_bias` (b, 1, 1, n_ref) holds ref_shift."""
+    """Token layout of the main attention at one forward's token counts: queries [text, subject
+    tokens, image]; keys the same plus the reference keys, `ref_counts` per subject. For each
+    set of subjects it keeps, once per render, the key columns that set may attend and its
+    ref_shift bias."""
 
     n_text: int
     n_redux: int
@@ -157,63 +131,90 @@ class Layout:
     ref_counts: tuple[int, ...]
     n_subjects: int
     dtype: torch.dtype
-    ref_bias: Optional[torch.Tensor] = None
-
-    def __post_init__(self) -> None:
-        self.key_bias = None  # (b, 1, 1, keys): the reference bias behind zeros for the other keys
-        if self.ref_bias is not None and self.n_ref:
-            zeros = self.ref_bias.new_zeros(*self.ref_bias.shape[:3], self.n_queries)
-            self.key_bias = torch.cat([zeros, self.ref_bias], dim=-1)
-        self._buffer: Optional[torch.Tensor] = None
+    ref_shift: float = 0.0
+    _keys: dict = field(default_factory=dict, repr=False)  # subjects -> (columns or None, bias or None)
 
     @property
-    def n_ref(self) -> int:
-        return sum(self.ref_counts)
+    def n_head(self) -> int:
+        """Query rows before the image tokens (text and subject tokens): they attend every key."""
+        return self.n_text + self.n_redux
 
     @property
     def n_queries(self) -> int:
-        return self.n_text + self.n_redux + self.n_image
+        return self.n_head + self.n_image
 
     @property
     def n_keys(self) -> int:
-        return self.n_queries + self.n_ref
+        return self.n_queries + sum(self.ref_counts)
 
-    def subject_columns(self) -> list[tuple[int, slice]]:
-        """(subject, key columns) of each subject's subject tokens and reference keys."""
-        redux = (self.n_redux // self.n_subjects,) * self.n_subjects if self.n_redux else ()
-        columns = []
-        for start, counts in ((self.n_text, redux), (self.n_queries, self.ref_counts)):
-            for j, count in enumerate(counts):
-                if count:
-                    columns.append((j, slice(start, start + count)))
-                start += count
-        return columns
+    @property
+    def all_subjects(self) -> tuple[int, ...]:
+        return tuple(range(self.n_subjects))
 
-    def routed_bias(self, maps: torch.Tensor) -> torch.Tensor:
-        """(b, 1, queries, keys) bias keeping each image token off the subject and reference
-        tokens of the subjects its 0/1 `maps` (b, subjects, image tokens) do not give it.
-        Rows are padded to 8 keys so fused kernels take the bias without a copy. The buffer is
-        reused by every layer of the forward: its text rows and the image rows' text and image
-        columns never change, so a layer writes only its subjects' columns of the image rows."""
-        b, head = maps.shape[0], self.n_text + self.n_redux
-        if self._buffer is None:
-            padded = -(-self.n_keys // 8) * 8
-            self._buffer = torch.zeros(b, 1, self.n_queries, padded, device=maps.device,
-                                       dtype=self.dtype)[..., :self.n_keys]
-            if self.key_bias is not None:
-                self._buffer[:, :, :head] = self.key_bias
-        refused = ((1.0 - maps) * MASKED).to(self.dtype).transpose(1, 2)  # b, image tokens, subjects
-        rows = self._buffer[:, 0, head:]
-        for j, columns in self.subject_columns():
-            block = rows[..., columns]
-            block.copy_(refused[..., j:j + 1].expand_as(block))
-            if self.key_bias is not None and columns.start >= self.n_queries:
-                block.add_(self.key_bias[:, 0, :, columns])
-        return self._buffer
+    def _subject_slices(self, subjects: tuple[int, ...]) -> tuple[list[slice], list[slice]]:
+        """The key columns of `subjects`' subject tokens and of their reference keys."""
+        per_redux = self.n_redux // self.n_subjects if self.n_redux else 0
+        redux = [slice(self.n_text + j * per_redux, self.n_text + (j + 1) * per_redux) for j in subjects]
+        starts = [self.n_queries + sum(self.ref_counts[:j]) for j in range(len(self.ref_counts))]
+        ref = [slice(starts[j], starts[j] + self.ref_counts[j]) for j in subjects if j < len(self.ref_counts)]
+        return redux, ref
+
+    def keys_for(self, subjects: tuple[int, ...], device: torch.device) -> tuple[Columns, Optional[torch.Tensor]]:
+        """(key columns, bias) of the queries that may attend `subjects`: the text and image
+        keys plus those subjects' subject tokens and reference keys. Columns are None for every
+        key, a slice when they follow each other (no copy), else an index; the bias (1, 1, 1,
+        columns) holds ref_shift on the reference keys, None when 0."""
+        if subjects not in self._keys:
+            redux, ref = self._subject_slices(subjects)
+            n_ref = sum(s.stop - s.start for s in ref)
+            columns = None
+            if subjects != self.all_subjects:
+                columns = _columns([slice(0, self.n_text), *redux, slice(self.n_head, self.n_queries), *ref], device)
+            width = self.n_keys if columns is None else _width(columns)
+            self._keys[subjects] = (columns, self._shift_bias(width, n_ref, device))
+        return self._keys[subjects]
+
+    def _shift_bias(self, width: int, n_ref: int, device: torch.device) -> Optional[torch.Tensor]:
+        """(1, 1, 1, width) zeros then ref_shift on the last `n_ref` keys; the row is padded to 8
+        keys so fused kernels take it without a copy. None without a shift."""
+        if self.ref_shift == 0 or n_ref == 0:
+            return None
+        row = torch.zeros(1, 1, 1, -(-width // 8) * 8, device=device, dtype=self.dtype)[..., :width]
+        row[..., width - n_ref:] = self.ref_shift
+        return row
 
 
-def main_bias(layout: Layout, maps: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
-    """The bias of the main attention: `layout.key_bias` alone (b, 1, 1, keys), or with routing
-    maps (b, 1, queries, keys), keeping each image token off the subject and reference tokens
-    of the subjects it is not routed to (-100, as published)."""
-    return layout.key_bias if maps is None else layout.routed_bias(maps)
+def _columns(parts: list[slice], device: torch.device) -> Union[slice, torch.Tensor]:
+    """Key columns made of `parts` (in order): one slice when they follow each other."""
+    parts = [p for p in parts if p.stop > p.start]
+    if all(a.stop == b.start for a, b in zip(parts, parts[1:])):
+        return slice(parts[0].start, parts[-1].stop)
+    return torch.cat([torch.arange(p.start, p.stop, device=device) for p in parts])
+
+
+def _width(columns: Union[slice, torch.Tensor]) -> int:
+    """How many key columns `columns` names."""
+    return columns.stop - columns.start if isinstance(columns, slice) else len(columns)
+
+
+def routed_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, layout: Layout,
+                     groups: Optional[Sequence]) -> torch.Tensor:
+    """The main attention (b, s, h, d) -> (b, s, h*d), batch 1 when routed. Text and subject-token
+    queries attend every key; each group of image tokens (engine.anystory.routing.TokenGroup)
+    attends the text and image keys plus only its subjects' subject tokens and reference keys.
+    This is the published -100 routing bias without building it: a refused key's weight,
+    e^-100 ~ 4e-44 of an allowed one's, is nothing in float32 or bfloat16. Without `groups`
+    every query attends every key."""
+    everything = layout.all_subjects
+    if groups is None:
+        return attend(query, key, value, layout.keys_for(everything, key.device)[1])
+    head = layout.n_head
+    out = query.new_empty(query.shape[0], query.shape[1], query.shape[2] * query.shape[3])
+    if head:
+        out[:, :head] = attend(query[:, :head], key, value, layout.keys_for(everything, key.device)[1])
+    for group in groups:
+        rows = group.tokens + head
+        columns, bias = layout.keys_for(group.subjects, key.device)
+        group_key, group_value = (key, value) if columns is None else (key[:, columns], value[:, columns])
+        out[:, rows] = attend(query[:, rows], group_key, group_value, bias)
+    return out

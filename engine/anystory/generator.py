@@ -7,7 +7,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Iterator, Optional
 
 import numpy as np
 import torch
@@ -17,15 +17,17 @@ from engine.base import CancelFn, EngineError, PanelRequest, ProgressFn, RenderR
 from engine.anystory.encoder import SubjectEncoder
 from engine.anystory.loading import TINY_COMPONENTS, Components, load_golden_layout, load_real
 from engine.anystory.memory_loading import vae_tiling
-from engine.anystory.params import describe_params, plan_steps, resolve_params
-from engine.anystory.pipeline import (LatentBlend, Prompt, RoutingAverage, Subjects, box_allow, decode, denoise,
-                                      image_ids, initial_latents, stack_subjects, to_image)
+from engine.anystory.params import AnyStorySettings, describe_params, plan_steps, resolve_params
+from engine.anystory.pipeline import (DenoiseHooks, LatentBlend, Prompt, RoutingAverage, Subjects, box_allow,
+                                      decode, denoise, image_ids, initial_latents, stack_subjects, to_image)
 from engine.anystory.prompt_cache import PromptCache
 from engine.anystory.transformer import StreamTransformer
 
 ENCODING_KEYS = ("redux_embeds", "router_embeds", "ref_tokens", "ref_ids", "ref_mask")
 TINY_REF_SIZE = 256
 TINY_TEXT_TOKENS = 32
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+"""torch.compile modes for the repeated block math (ANYSTORY_COMPILE; "reduce-overhead" adds CUDA graphs)."""
 
 
 class AnyStoryGenerator:
@@ -55,17 +57,22 @@ class AnyStoryGenerator:
         loaded = load_golden_layout(Path(components), device, memory, offload)
         checkpoint = hashlib.sha256((Path(components) / "anystory_flux.bin").read_bytes()).hexdigest()
         # tiny tensors gain nothing from intra-op threads and lose badly to them on a busy CPU
-        return cls(loaded, {"components": "golden-tiny", "checkpoint": checkpoint}, ref_size, TINY_TEXT_TOKENS,
-                   "anystory-tiny", cpu_threads=1)
+        return cls(loaded, {"components": "golden-tiny", "checkpoint": checkpoint}, ref_size=ref_size,
+                   text_tokens=TINY_TEXT_TOKENS, label="anystory-tiny", cpu_threads=1)
 
     @classmethod
     def from_config(cls, config: Any, ref_size: int = 512) -> "AnyStoryGenerator":
         """Real weights from an engine.registry.EngineConfig (flux, redux, anystory, device, dtype, offload,
-        memory)."""
+        memory, compile)."""
+        if config.compile is not None and config.compile not in COMPILE_MODES:
+            raise EngineError(f"unknown compile mode {config.compile!r}; choose one of {', '.join(COMPILE_MODES)}")
         loaded = load_real(config.flux, config.redux, config.anystory, config.device, config.dtype, config.offload,
                            config.memory)
         identity = {"flux": config.flux, "redux": config.redux, "anystory": config.anystory}
-        return cls(loaded, identity, ref_size, 512, "anystory")
+        generator = cls(loaded, identity, ref_size=ref_size, text_tokens=512, label="anystory")
+        if config.compile is not None:
+            generator.model.compile(config.compile)
+        return generator
 
     @property
     def fingerprint(self) -> str:
@@ -87,13 +94,12 @@ class AnyStoryGenerator:
 
     @staticmethod
     def parameters() -> list[dict[str, Any]]:
-        """The advanced settings (name, type, default, default_multi, minimum, maximum, help)."""
+        """The advanced settings (engine.base.Generator.parameters), from engine.anystory.params."""
         return describe_params()
 
     def encode_subject(self, image: Image.Image, mask: Image.Image) -> SubjectEncoding:
         """Deterministic encoding of one character version (cache it; it is reused per panel)."""
         _check_subject(image, mask)
-        c = self.components
         # default CPU threads here: oneDNN picks other convolution kernels single-threaded, which
         # moves the reference latents by ~3e-4 from the published encoder's
         with self._lock, torch.no_grad():
@@ -108,15 +114,15 @@ class AnyStoryGenerator:
         started = time.perf_counter()
         _check_request(request)
         settings = resolve_params(request.params, len(request.subjects))
-        first = int(request.steps * settings["routing_map_from"] + 0.5)
+        first = int(request.steps * settings.routing_map_from + 0.5)
         routing = RoutingAverage(first) if request.return_routing_maps else None
         with self._computing():
             subjects = self.subjects_for(request)
             prompt = self.encode_prompt(request.prompt)
-            latents = self.generate(prompt, request, settings, subjects, progress, cancel, on_routing=routing,
-                                    blend=blend)
+            hooks = DenoiseHooks(progress=progress, cancel=cancel, on_routing=routing, blend=blend)
+            latents = self.generate(prompt, request, settings, subjects, hooks)
             image = self.decode(latents, request.height, request.width)
-        info = {"settings": settings, "seed": request.seed, "steps": request.steps,
+        info = {"settings": settings.as_dict(), "seed": request.seed, "steps": request.steps,
                 "seconds": round(time.perf_counter() - started, 3), "engine": self.describe()}
         maps = None
         if routing is not None and subjects is not None:
@@ -148,11 +154,9 @@ class AnyStoryGenerator:
 
         return self.prompts.get((prompt, self.fingerprint, self.text_tokens), encode)
 
-    def generate(self, prompt: Prompt, request: PanelRequest, settings: dict[str, Any],
-                 subjects: Optional[Subjects], progress: Optional[ProgressFn] = None,
-                 cancel: Optional[CancelFn] = None, latents: Optional[torch.Tensor] = None,
-                 on_step: Optional[Callable] = None, on_routing: Optional[Callable] = None,
-                 blend: Optional[LatentBlend] = None) -> torch.Tensor:
+    def generate(self, prompt: Prompt, request: PanelRequest, settings: AnyStorySettings,
+                 subjects: Optional[Subjects], hooks: Optional[DenoiseHooks] = None,
+                 latents: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Denoise from `latents` (default: noise from request.seed); returns packed latents."""
         c = self.components
         pipe = c.pipe
@@ -160,8 +164,8 @@ class AnyStoryGenerator:
             latents = initial_latents(pipe, request.height, request.width, request.seed, c.device, c.dtype)
         ids = image_ids(pipe, request.height, request.width, c.device, c.dtype)
         plans = plan_steps(request.steps, settings, 0 if subjects is None else subjects.count)
-        return denoise(self.model, pipe.scheduler.config, latents, ids, prompt, request.guidance, plans,
-                       subjects, settings, progress, cancel, on_step, on_routing, blend)
+        return denoise(self.model, pipe.scheduler.config, latents=latents, image_ids=ids, prompt=prompt,
+                       guidance=request.guidance, plans=plans, subjects=subjects, settings=settings, hooks=hooks)
 
     def decode(self, latents: torch.Tensor, height: int, width: int) -> np.ndarray:
         """Packed latents -> (height, width, 3) float image in [0, 1]."""

@@ -73,7 +73,7 @@ class StreamLoRA(nn.Module):
         return self.factors[path.replace(".", "/")] if path.replace(".", "/") in self.factors else None
 
 
-class Lin:
+class StreamLinear:
     """A linear layer of the transformer as one stream sees it: the base layer, plus that
     stream's LoRA update when it has one."""
 

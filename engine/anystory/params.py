@@ -8,7 +8,7 @@ references from 9 % of the steps), which `default_multi` records.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Optional
 
 from engine.base import EngineError
@@ -55,6 +55,28 @@ PARAMS: tuple[ParamSpec, ...] = (
 _BY_NAME = {spec.name: spec for spec in PARAMS}
 
 
+@dataclass(frozen=True)
+class AnyStorySettings:
+    """The resolved settings of one panel render (`resolve_params`); `PARAMS` describes each
+    field (kind, bounds, help, published defaults)."""
+
+    redux_scale: float
+    redux_start_at: float
+    redux_end_at: float
+    ref_start_at: float
+    ref_end_at: float
+    ref_shift: float
+    enable_router: bool
+    enable_ref_mask: bool
+    enable_ref_cache: bool
+    layout_freedom: float
+    routing_map_from: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data, as a render's info records it."""
+        return asdict(self)
+
+
 def describe_params() -> list[dict[str, Any]]:
     """`PARAMS` as plain dicts (name, type, default, default_multi, minimum, maximum, help) for the UI."""
     return [
@@ -77,7 +99,7 @@ def _coerce(spec: ParamSpec, value: Any) -> Any:
     return value
 
 
-def resolve_params(params: dict[str, Any], n_subjects: int) -> dict[str, Any]:
+def resolve_params(params: dict[str, Any], n_subjects: int) -> AnyStorySettings:
     """Fill in published defaults for a panel with `n_subjects` characters and check the given values.
 
     Unknown names are rejected so that a typo never silently falls back to a default.
@@ -87,7 +109,7 @@ def resolve_params(params: dict[str, Any], n_subjects: int) -> dict[str, Any]:
         raise EngineError(f"unknown AnyStory setting(s) {', '.join(unknown)}; known: {', '.join(_BY_NAME)}")
     resolved = {s.name: s.default_for(n_subjects) for s in PARAMS}
     resolved.update({name: _coerce(_BY_NAME[name], value) for name, value in params.items()})
-    return resolved
+    return AnyStorySettings(**resolved)
 
 
 @dataclass(frozen=True)
@@ -108,20 +130,19 @@ def _step_index(steps: int, share: float) -> int:
     return int(steps * share + 0.5)
 
 
-def plan_steps(steps: int, settings: dict[str, Any], n_subjects: int) -> list[StepPlan]:
+def plan_steps(steps: int, settings: AnyStorySettings, n_subjects: int) -> list[StepPlan]:
     """Per step: subject tokens in [redux_start, redux_end), reference in [ref_start, ref_end),
     router tokens whenever either is on and the router is enabled (as published).
 
     layout_freedom f maps onto the start shares: redux_start_at and ref_start_at become at
     least f, so the first f of the steps run the base model alone (0 keeps the published
     schedule; a window that ends before f is not used at all)."""
-    freedom = settings.get("layout_freedom", 0.0)
-    redux = range(_step_index(steps, max(settings["redux_start_at"], freedom)),
-                  _step_index(steps, settings["redux_end_at"]))
-    ref = range(_step_index(steps, max(settings["ref_start_at"], freedom)), _step_index(steps, settings["ref_end_at"]))
+    freedom = settings.layout_freedom
+    redux = range(_step_index(steps, max(settings.redux_start_at, freedom)), _step_index(steps, settings.redux_end_at))
+    ref = range(_step_index(steps, max(settings.ref_start_at, freedom)), _step_index(steps, settings.ref_end_at))
     plans = []
     for i in range(steps):
         use_redux, use_ref = n_subjects > 0 and i in redux, n_subjects > 0 and i in ref
-        router = settings["enable_router"] and (use_redux or use_ref)
+        router = settings.enable_router and (use_redux or use_ref)
         plans.append(StepPlan(use_redux, use_ref, router))
     return plans

@@ -9,7 +9,8 @@ cache; with enable_ref_cache off it reruns at every such step, which gives the s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from functools import partial
+from typing import Callable, Optional
 
 import numpy as np
 import torch
@@ -19,9 +20,11 @@ from diffusers.pipelines.flux.pipeline_flux import calculate_shift, retrieve_tim
 from diffusers.utils.torch_utils import randn_tensor
 
 from engine.base import CancelFn, EngineError, ProgressFn, check_cancel
+from engine.box import Box
 from engine.anystory.attention import ReferenceCache, reference_cache
-from engine.anystory.params import StepPlan
-from engine.anystory.transformer import RoutingHook, StepInputs, StreamTransformer
+from engine.anystory.params import AnyStorySettings, StepPlan
+from engine.anystory.routing import box_groups
+from engine.anystory.transformer import RenderCache, RoutingHook, StepInputs, StreamTransformer
 
 StepHook = Callable[[int, torch.Tensor], None]
 LatentBlend = Callable[[int, float, torch.Tensor], torch.Tensor]
@@ -55,10 +58,10 @@ def box_allow(boxes: list[Optional[tuple[float, float, float, float]]], height: 
     for j, box in enumerate(boxes):
         if box is None:
             continue
-        x0, y0, x1, y1 = box
-        if not (0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1):
-            raise EngineError(f"a character box must be (x0, y0, x1, y1) with 0 <= x0 < x1 <= 1 and "
-                              f"0 <= y0 < y1 <= 1, not {box}")
+        try:
+            x0, y0, x1, y1 = Box.of(box)
+        except ValueError as exc:
+            raise EngineError(f"a character box: {exc}") from None
         inside = ((ys >= y0) & (ys < y1))[:, None] & ((xs >= x0) & (xs < x1))[None, :]
         if not inside.any():
             inside[min(int((y0 + y1) / 2 * rows), rows - 1), min(int((x0 + x1) / 2 * cols), cols - 1)] = True
@@ -108,51 +111,88 @@ def _timesteps(scheduler, steps: int, image_tokens: int, device) -> torch.Tensor
     return timesteps
 
 
-def _step_inputs(plan: StepPlan, subjects: Optional[Subjects], settings: dict[str, Any],
-                 ref: Optional[ReferenceCache], on_routing: Optional[RoutingHook], layouts: dict) -> StepInputs:
-    if subjects is None or not plan.conditioned:
-        return StepInputs()
-    return StepInputs(
-        redux=subjects.redux * settings["redux_scale"] if plan.redux else None,
-        ref=ref if plan.ref else None,
-        router=subjects.router if plan.router else None,
-        router_ids=torch.zeros(subjects.router.shape[1], 3, device=subjects.router.device,
-                               dtype=subjects.ref_ids.dtype) if plan.router else None,
-        n_subjects=subjects.count,
-        allow=subjects.allow,
-        on_routing=on_routing if plan.router else None,
-        layouts=layouts,
-    )
+@dataclass
+class DenoiseHooks:
+    """What a caller sees of the loop: `cancel` is checked before each step, `on_step(i, latents)`
+    and `progress(i + 1, steps)` run after it, `on_routing(step, layer, maps)` whenever the router
+    routes (asking for it makes every routing layer build its 0/1 maps)."""
+
+    progress: Optional[ProgressFn] = None
+    cancel: Optional[CancelFn] = None
+    on_step: Optional[StepHook] = None
+    on_routing: Optional[Callable[[int, int, torch.Tensor], None]] = None
+    blend: Optional[LatentBlend] = None  # applied to the latents after each step (region redo)
+
+    def after_step(self, i: int, latents: torch.Tensor, steps: int) -> None:
+        """Tell the caller step `i` of `steps` is done."""
+        if self.on_step is not None:
+            self.on_step(i, latents)
+        if self.progress is not None:
+            self.progress(i + 1, steps)
 
 
-def denoise(model: StreamTransformer, scheduler_config: dict, latents: torch.Tensor, ids: torch.Tensor,
+class Conditioning:
+    """The subjects' conditioning over one render: per step the streams its plan turns on
+    (`step_inputs`), with what does not change between steps built once: the reference cache
+    (filled by the first step that uses it), what the boxes allow as token groups and as
+    refusals for the router, the attention layouts and rotary frequencies."""
+
+    def __init__(self, model: StreamTransformer, subjects: Optional[Subjects], settings: AnyStorySettings,
+                 prompt: Prompt, guidance: Optional[torch.Tensor]):
+        self.model, self.subjects, self.settings = model, subjects, settings
+        self.prompt, self.guidance = prompt, guidance
+        self.ref: Optional[ReferenceCache] = None
+        self.cache = RenderCache()
+        boxed = subjects is not None and subjects.allow is not None
+        self.box_groups = box_groups(subjects.allow) if boxed else None
+        self.box_refused = ~subjects.allow[0].T.contiguous() if boxed else None
+
+    def _reference(self) -> ReferenceCache:
+        """The reference cache, computed on first use (every use with enable_ref_cache off)."""
+        if self.ref is None or not self.settings.enable_ref_cache:
+            s = self.subjects
+            kv = self.model.reference_kv(s.ref_tokens, s.ref_ids, s.count, self.prompt.pooled, self.guidance)
+            self.ref = reference_cache(kv, s.ref_mask, s.count, use_mask=self.settings.enable_ref_mask,
+                                       ref_shift=self.settings.ref_shift)
+        return self.ref
+
+    def step_inputs(self, plan: StepPlan, on_routing: Optional[RoutingHook]) -> StepInputs:
+        """The conditioning one step's `plan` turns on."""
+        s = self.subjects
+        if s is None or not plan.conditioned:
+            return StepInputs(cache=self.cache)
+        return StepInputs(
+            redux=s.redux * self.settings.redux_scale if plan.redux else None,
+            ref=self._reference() if plan.ref else None,
+            router=s.router if plan.router else None,
+            n_subjects=s.count,
+            box_refused=self.box_refused,
+            box_groups=None if plan.router else self.box_groups,
+            on_routing=on_routing if plan.router else None,
+            cache=self.cache,
+        )
+
+
+def denoise(model: StreamTransformer, scheduler_config: dict, latents: torch.Tensor, image_ids: torch.Tensor,
             prompt: Prompt, guidance: float, plans: list[StepPlan], subjects: Optional[Subjects],
-            settings: dict[str, Any], progress: Optional[ProgressFn] = None, cancel: Optional[CancelFn] = None,
-            on_step: Optional[StepHook] = None, on_routing: Optional[Callable[[int, int, torch.Tensor], None]] = None,
-            blend: Optional[LatentBlend] = None) -> torch.Tensor:
-    """Run all steps from `latents`; checks `cancel` before and reports `progress` after each."""
+            settings: AnyStorySettings, hooks: Optional[DenoiseHooks] = None) -> torch.Tensor:
+    """Run one Euler step per plan from `latents` (packed); returns the final latents."""
+    hooks = hooks or DenoiseHooks()
     device = latents.device
     scheduler = FlowMatchEulerDiscreteScheduler.from_config(scheduler_config)
     timesteps = _timesteps(scheduler, len(plans), latents.shape[1], device)
     guide = torch.tensor([guidance], device=device) if model.model.config.guidance_embeds else None
-    ref, layouts = None, {}
+    conditioning = Conditioning(model, subjects, settings, prompt, guide)
     for i, (t, plan) in enumerate(zip(timesteps, plans)):
-        check_cancel(cancel)
-        if plan.ref and (ref is None or not settings["enable_ref_cache"]):
-            kv = model.reference_kv(subjects.ref_tokens, subjects.ref_ids, subjects.count, prompt.pooled, guide)
-            ref = reference_cache(kv, subjects.ref_mask, subjects.count, settings["enable_ref_mask"],
-                                  settings["ref_shift"], latents.dtype)
-        hook = None if on_routing is None else (lambda layer, maps, i=i: on_routing(i, layer, maps))
-        step = _step_inputs(plan, subjects, settings, ref, hook, layouts)
-        timestep = t.expand(latents.shape[0]).to(latents.dtype) / 1000
-        noise = model(latents, timestep, guide, prompt.pooled, prompt.embeds, prompt.ids, ids, step)
+        check_cancel(hooks.cancel)
+        on_routing = None if hooks.on_routing is None else partial(hooks.on_routing, i)
+        noise = model(latents=latents, timestep=t.expand(latents.shape[0]).to(latents.dtype) / 1000,
+                      guidance=guide, pooled=prompt.pooled, text=prompt.embeds, text_ids=prompt.ids,
+                      image_ids=image_ids, step=conditioning.step_inputs(plan, on_routing))
         latents = scheduler.step(noise, t, latents, return_dict=False)[0]
-        if blend is not None:
-            latents = blend(i, float(scheduler.sigmas[i + 1]), latents)
-        if on_step is not None:
-            on_step(i, latents)
-        if progress is not None:
-            progress(i + 1, len(plans))
+        if hooks.blend is not None:
+            latents = hooks.blend(i, float(scheduler.sigmas[i + 1]), latents)
+        hooks.after_step(i, latents, len(plans))
     return latents
 
 

@@ -22,8 +22,8 @@ from safetensors.torch import load_file, save_file
 
 from engine.base import EngineError, PanelRequest
 from engine.anystory.generator import AnyStoryGenerator
-from engine.anystory.params import PARAMS, resolve_params
-from engine.anystory.pipeline import Prompt, stack_subjects, to_image
+from engine.anystory.params import PARAMS, AnyStorySettings, resolve_params
+from engine.anystory.pipeline import DenoiseHooks, Prompt, stack_subjects, to_image
 
 _OUR_NAMES = {"redux_embeds": "redux_embeds", "router_embeds": "router_embeds", "ref_tokens": "ref_tokens_mean",
               "ref_ids": "ref_ids", "ref_mask": "ref_mask"}
@@ -49,7 +49,7 @@ def encode_case(generator: AnyStoryGenerator, case_dir: Path, case: dict[str, An
     return encodings
 
 
-def case_settings(case: dict[str, Any]) -> dict[str, Any]:
+def case_settings(case: dict[str, Any]) -> AnyStorySettings:
     """The engine settings the case gives (the published generate() arguments)."""
     return resolve_params({s.name: case[s.name] for s in PARAMS if s.name in case}, len(case["subjects"]))
 
@@ -84,9 +84,9 @@ def replay_with(generator: AnyStoryGenerator, case_dir: Path, out_dir: Path) -> 
                            guidance=case["guidance"])
     steps = []
     with torch.no_grad():
-        latents = generator.generate(prompt, request, case_settings(case), stack_subjects(encodings),
-                                     latents=tensors["initial_latents"][None].to(**to),
-                                     on_step=lambda i, lat: steps.append(lat[0].float().cpu()))
+        hooks = DenoiseHooks(on_step=lambda i, lat: steps.append(lat[0].float().cpu()))
+        latents = generator.generate(prompt, request, case_settings(case), stack_subjects(encodings), hooks,
+                                     latents=tensors["initial_latents"][None].to(**to))
         image = generator.decode(latents, case["height"], case["width"])
     final = latents[0].float().cpu().contiguous()
     save_file({"final_latents": final}, out_dir / "final_latents.safetensors")

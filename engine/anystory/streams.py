@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from engine.anystory.attention import rope
-from engine.anystory.lora import Lin, StreamLoRA
+from engine.anystory.lora import StreamLinear, StreamLoRA
 
 _DOUBLE = {  # field -> (image-side module path, context-side module path)
     "norm": ("norm1", "norm1_context"),
@@ -37,7 +37,7 @@ _LINEAR = {"q", "k", "v", "out", "ff_out", "mlp"}
 
 
 class Side:
-    """One stream's view of one block: modules by role, linear ones as `Lin` with the LoRA."""
+    """One stream's view of one block: modules by role, linear ones as a `StreamLinear` with the LoRA."""
 
     def __init__(self, block: nn.Module, prefix: str, paths: dict[str, str], lora: Optional[StreamLoRA]):
         self.double = "norm2" in paths
@@ -45,10 +45,11 @@ class Side:
         for role, path in paths.items():
             module = block.get_submodule(path)
             if role in _LINEAR:
-                module = Lin(module, lora.get(prefix + path) if lora else None)
+                module = StreamLinear(module, lora.get(prefix + path) if lora else None)
             setattr(self, role, module)
         norm_linear = paths["norm"] + ".linear"
-        self.modulation = Lin(block.get_submodule(norm_linear), lora.get(prefix + norm_linear) if lora else None)
+        norm_lora = lora.get(prefix + norm_linear) if lora else None
+        self.modulation = StreamLinear(block.get_submodule(norm_linear), norm_lora)
         if not self.double:
             self.act = block.act_mlp
 
@@ -75,10 +76,20 @@ class Projected:
     mlp: Optional[torch.Tensor] = None  # single blocks: the parallel MLP branch
 
 
-def project(side: Side, x: torch.Tensor, temb: torch.Tensor, freqs=None) -> Projected:
-    """Input norm with adaptive modulation, then query/key/value with qk-norm and, when
-    `freqs` is given, the rotary embedding."""
-    chunks = side.modulation(side.norm.silu(temb)).chunk(6 if side.double else 3, dim=1)
+def modulate(side: Side, temb_act: torch.Tensor, base: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """The adaptive norm's modulation (shifts, scales, gates) of one stream from the activated
+    time embedding `temb_act` (SiLU, as every FLUX block's norm applies it). `base`: the base
+    layer's output when another stream of the block already computed it; only this stream's
+    LoRA update is then added."""
+    if base is None:
+        return side.modulation(temb_act)
+    return base if side.modulation.lora is None else base + side.modulation.lora(temb_act)
+
+
+def project(side: Side, x: torch.Tensor, modulated: torch.Tensor, freqs=None) -> Projected:
+    """Input norm with the adaptive modulation `modulated` (see `modulate`), then
+    query/key/value with qk-norm and, when `freqs` is given, the rotary embedding."""
+    chunks = modulated.chunk(6 if side.double else 3, dim=1)
     shift, scale = chunks[0], chunks[1]
     x_n = side.norm.norm(x) * (1 + scale[:, None]) + shift[:, None]
     heads = (-1, side.head_dim)
@@ -89,19 +100,19 @@ def project(side: Side, x: torch.Tensor, temb: torch.Tensor, freqs=None) -> Proj
         query, key = rope(query, freqs), rope(key, freqs)
     value = side.v(x_n).unflatten(-1, heads)
     mlp = None if side.double else side.act(side.mlp(x_n))
-    return Projected(x_n, query, key, value, key_proj, chunks[2:], mlp)
+    return Projected(x=x_n, query=query, key=key, value=value, key_proj=key_proj, mods=chunks[2:], mlp=mlp)
 
 
-def finish(side: Side, x: torch.Tensor, attn_out: torch.Tensor, p: Projected) -> torch.Tensor:
+def finish(side: Side, x: torch.Tensor, attn_out: torch.Tensor, projected: Projected) -> torch.Tensor:
     """Output projection, gated residual, and (double blocks) the modulated feed-forward.
     Dropout layers are left out: this is inference only."""
     if side.double:
-        gate_msa, shift_mlp, scale_mlp, gate_mlp = p.mods
+        gate_msa, shift_mlp, scale_mlp, gate_mlp = projected.mods
         x = x + gate_msa[:, None] * side.out(attn_out)
         x_n = side.norm2(x) * (1 + scale_mlp[:, None]) + shift_mlp[:, None]
         x = x + gate_mlp[:, None] * side.ff_out(side.ff_in(x_n))
     else:
-        x = x + p.mods[0][:, None] * side.out(torch.cat([attn_out, p.mlp], dim=2))
+        x = x + projected.mods[0][:, None] * side.out(torch.cat([attn_out, projected.mlp], dim=2))
     if x.dtype == torch.float16:
         x = x.clip(-65504, 65504)
     return x

@@ -6,21 +6,24 @@
   `reference_kv` runs it once, on its own, and returns every layer's keys and values; the
   image and text tokens then attend to them (the published reference cache, made explicit).
 - Router tokens run beside the main tokens through the "router" LoRA, attend to the image
-  keys and themselves, and give every layer its routing maps.
-A stream that is off for a step is simply absent: no tokens, no LoRA, no bias.
+  keys and themselves, and give every layer its routing (engine.anystory.routing). They sit
+  at position 0 (as published), where the rotary embedding turns nothing (cos 1, sin 0:
+  exactly the identity), so it is not applied to them.
+A stream that is off for a step is simply absent: no tokens, no LoRA, no routing.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, NamedTuple, Optional
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from engine.anystory.attention import (KV, Layout, ReferenceCache, RoutingInputs, attend, attend_per_subject,
-                                       main_bias, rope, routing_maps)
-from engine.anystory.lora import Lin, StreamLoRA
-from engine.anystory.streams import Projected, Side, double_side, finish, project, single_side
+from engine.anystory.attention import KV, Layout, ReferenceCache, attend, attend_per_subject, rope, routed_attention
+from engine.anystory.lora import StreamLinear, StreamLoRA
+from engine.anystory.routing import RouterInputs, RoutingNorms, TokenGroup, route_tokens, winner_groups, winner_maps
+from engine.anystory.streams import Projected, Side, double_side, finish, modulate, project, single_side
 
 RoutingHook = Callable[[int, torch.Tensor], None]
 
@@ -32,11 +35,20 @@ class StepInputs:
     redux: Optional[torch.Tensor] = None  # (b, subjects*81, joint_dim), already scaled
     ref: Optional[ReferenceCache] = None  # the reference keys/values of every attention layer
     router: Optional[torch.Tensor] = None  # (b, subjects*9, joint_dim)
-    router_ids: Optional[torch.Tensor] = None
     n_subjects: int = 0
-    allow: Optional[torch.Tensor] = None  # (b, subjects, image tokens) bool: where boxes let subjects go
+    box_refused: Optional[torch.Tensor] = None  # (image tokens, subjects) bool: where boxes keep subjects out
+    box_groups: Optional[list[TokenGroup]] = None  # the image tokens grouped by the boxes (router off)
     on_routing: Optional[RoutingHook] = None  # called with (layer, 0/1 maps) when the router routes
-    layouts: Optional[dict] = None  # Layouts (and their bias buffers) by token counts, kept for a whole render
+    cache: Optional[RenderCache] = None  # what stays the same over the render's steps
+
+
+@dataclass
+class RenderCache:
+    """What stays the same over the steps of one render, built by the first step that needs
+    it: attention layouts and rotary frequencies, by token counts."""
+
+    layouts: dict = field(default_factory=dict)
+    rope: dict = field(default_factory=dict)
 
 
 class ImageTokens(NamedTuple):
@@ -49,13 +61,13 @@ class ImageTokens(NamedTuple):
 
 
 @dataclass
-class _Pass:
-    """Per-forward constants shared by all layers."""
+class ForwardConstants:
+    """What every layer of one forward pass shares."""
 
-    temb: torch.Tensor
-    freqs_all: tuple
-    freqs_image: tuple
-    freqs_router: Optional[tuple]
+    temb: torch.Tensor  # timestep (+ guidance, pooled text) embedding
+    temb_act: torch.Tensor  # SiLU(temb), the input of every block's modulation
+    rope_all: tuple  # rotary frequencies of the main tokens [text, subject tokens, image]
+    rope_image: tuple  # ... of the image tokens alone
     layout: Layout
     step: StepInputs
 
@@ -80,8 +92,21 @@ class StreamTransformer:
         self.ref += [single_side(b, i, ref) for i, b in enumerate(singles)]
         self.router = [double_side(b, i, True, router) for i, b in enumerate(doubles)]
         self.router += [single_side(b, i, router) for i, b in enumerate(singles)]
-        self.embed_ref = Lin(model.x_embedder, ref.get("x_embedder"))
-        self.embed_router = Lin(model.context_embedder, router.get("context_embedder"))
+        self.embed_ref = StreamLinear(model.x_embedder, ref.get("x_embedder"))
+        self.embed_router = StreamLinear(model.context_embedder, router.get("context_embedder"))
+        self.project, self.finish = project, finish  # the per-stream block math (`compile` swaps them)
+
+    def compile(self, mode: str = "default", backend: str = "inductor") -> None:
+        """Compile the per-stream block math that every layer repeats (`streams.project` and
+        `streams.finish`: norms, modulation, projections, rotary embedding, feed-forward) with
+        torch.compile; "reduce-overhead" adds CUDA graphs. Routing and attention stay eager:
+        their token groups change from layer to layer. For the CPU-bound steps of small panels
+        on CUDA; off unless asked for (ANYSTORY_COMPILE)."""
+        # one graph per kind of side (double/single, main/reference/router) and token count
+        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
+        options = {"mode": mode} if backend == "inductor" else {}
+        self.project = torch.compile(project, backend=backend, **options)
+        self.finish = torch.compile(finish, backend=backend, **options)
 
     @property
     def dtype(self) -> torch.dtype:
@@ -98,91 +123,130 @@ class StreamTransformer:
         """Run the reference stream alone (timestep 0) and return each layer's keys/values."""
         x = self.embed_ref(tokens)
         temb = self._temb(torch.zeros(tokens.shape[0], device=tokens.device), guidance, pooled)
-        freqs = self.model.pos_embed(ids)
+        temb_act, freqs = F.silu(temb), self.model.pos_embed(ids)
         kv = []
         for n, side in enumerate(self.ref):
-            p = project(side, x, temb, freqs)
-            kv.append((p.key, p.value))
+            projected = self.project(side, x, modulate(side, temb_act), freqs)
+            kv.append((projected.key, projected.value))
             if n + 1 < len(self.ref):
-                x = finish(side, x, attend_per_subject(p.query, p.key, p.value, n_subjects), p)
+                attended = attend_per_subject(projected.query, projected.key, projected.value, n_subjects)
+                x = self.finish(side, x, attended, projected)
         return kv
 
     def __call__(self, latents: torch.Tensor, timestep: torch.Tensor, guidance: Optional[torch.Tensor],
                  pooled: torch.Tensor, text: torch.Tensor, text_ids: torch.Tensor, image_ids: torch.Tensor,
                  step: StepInputs) -> torch.Tensor:
         """One forward: packed latents (b, n, c) -> predicted velocity (b, n, c)."""
-        m = self.model
-        h = m.x_embedder(latents)
-        temb = self._temb(timestep, guidance, pooled)
+        model = self.model
+        image = model.x_embedder(latents)
         n_redux = 0 if step.redux is None else step.redux.shape[1]
-        c = m.context_embedder(text if step.redux is None else _cat(text, step.redux.to(text.dtype)))
+        context = model.context_embedder(text if step.redux is None else _cat(text, step.redux.to(text.dtype)))
+        router = None if step.router is None else self.embed_router(step.router.to(text.dtype))
+        n_context = context.shape[1]
+        layout = self._layout(step, n_text=text.shape[1], n_redux=n_redux, n_image=image.shape[1],
+                              dtype=image.dtype)
         ids = torch.cat([text_ids, text_ids.new_zeros(n_redux, text_ids.shape[1]), image_ids])
-        freqs = m.pos_embed(ids)
-        n_ctx = c.shape[1]
-        r = None if step.router is None else self.embed_router(step.router.to(text.dtype))
-        layout = self._layout(step, text.shape[1], n_redux, h.shape[1], h.dtype)
-        ps = _Pass(temb, freqs, (freqs[0][n_ctx:], freqs[1][n_ctx:]),
-                   None if r is None else m.pos_embed(step.router_ids), layout, step)
+        constants = self._constants(step, layout, self._temb(timestep, guidance, pooled), ids=ids)
         for i in range(self.n_double):
-            c, h, r = self._double(i, c, h, r, ps)
-        x = _cat(c, h)
+            context, image, router = self._double(i, context, image, router, constants)
+        tokens = _cat(context, image)
         for i in range(self.n_double, len(self.blocks)):
-            x, r = self._single(i, x, r, n_ctx, ps)
-        return m.proj_out(m.norm_out(x[:, n_ctx:], temb))
+            tokens, router = self._single(i, tokens, router, n_context, constants)
+        return model.proj_out(model.norm_out(tokens[:, n_context:], constants.temb))
+
+    def _constants(self, step: StepInputs, layout: Layout, temb: torch.Tensor, ids: torch.Tensor) -> ForwardConstants:
+        """What the layers of this forward share; rotary frequencies from the render's cache."""
+        cache = step.cache or RenderCache()
+        key = (layout.n_text, layout.n_redux, layout.n_image)
+        if key not in cache.rope:
+            cache.rope[key] = self.model.pos_embed(ids)
+        freqs = cache.rope[key]
+        n_context = layout.n_head
+        return ForwardConstants(temb=temb, temb_act=F.silu(temb), rope_all=freqs,
+                                rope_image=(freqs[0][n_context:], freqs[1][n_context:]),
+                                layout=layout, step=step)
 
     @staticmethod
     def _layout(step: StepInputs, n_text: int, n_redux: int, n_image: int, dtype: torch.dtype) -> Layout:
-        """The step's Layout, from `step.layouts` when an earlier step of the render built it."""
+        """The step's Layout, from `step.cache` when an earlier step of the render built it."""
         ref = step.ref
-        counts = () if ref is None else ref.counts
+        counts, shift = ((), 0.0) if ref is None else (ref.counts, ref.shift)
         key = (n_text, n_redux, n_image, counts)
-        layouts = {} if step.layouts is None else step.layouts
+        layouts = {} if step.cache is None else step.cache.layouts
         if key not in layouts:
-            layouts[key] = Layout(n_text, n_redux, n_image, counts, step.n_subjects, dtype,
-                                  None if ref is None else ref.bias)
+            layouts[key] = Layout(n_text=n_text, n_redux=n_redux, n_image=n_image, ref_counts=counts,
+                                  n_subjects=step.n_subjects, dtype=dtype, ref_shift=shift)
         return layouts[key]
 
-    def _double(self, i: int, c, h, r, ps: _Pass):
+    def _double(self, i: int, context: torch.Tensor, image: torch.Tensor, router: Optional[torch.Tensor],
+                constants: ForwardConstants):
+        """A double block: image and context tokens on their own sides, one joint attention."""
         image_side, context_side = self.main[i]
-        pi, pc = project(image_side, h, ps.temb), project(context_side, c, ps.temb)
-        n_ctx = c.shape[1]
-        query = rope(_cat(pc.query, pi.query), ps.freqs_all)
-        key = rope(_cat(pc.key, pi.key), ps.freqs_all)
-        value = _cat(pc.value, pi.value)
-        image = ImageTokens(pi.x, pi.key_proj, key[:, n_ctx:], pi.value)
-        pr = None if r is None else project(self.router[i], r, ps.temb, ps.freqs_router)
-        out, router_out = self._attention(i, query, key, value, image, image_side, pr, ps)
-        c = finish(context_side, c, out[:, :n_ctx], pc)
-        h = finish(image_side, h, out[:, n_ctx:], pi)
-        r = None if pr is None else finish(self.router[i], r, router_out, pr)
-        return c, h, r
+        context_modulation = modulate(context_side, constants.temb_act)
+        image_proj = self.project(image_side, image, modulate(image_side, constants.temb_act))
+        context_proj = self.project(context_side, context, context_modulation)
+        n_context = context.shape[1]
+        query = rope(_cat(context_proj.query, image_proj.query), constants.rope_all)
+        key = rope(_cat(context_proj.key, image_proj.key), constants.rope_all)
+        value = _cat(context_proj.value, image_proj.value)
+        image_tokens = ImageTokens(image_proj.x, image_proj.key_proj, key[:, n_context:], image_proj.value)
+        router_proj = self._project_router(i, router, context_modulation, constants)
+        out, router_out = self._attention(i, query=query, key=key, value=value, image=image_tokens,
+                                          image_side=image_side, router=router_proj, constants=constants)
+        context = self.finish(context_side, context, out[:, :n_context], context_proj)
+        image = self.finish(image_side, image, out[:, n_context:], image_proj)
+        router = None if router_proj is None else self.finish(self.router[i], router, router_out, router_proj)
+        return context, image, router
 
-    def _single(self, i: int, x, r, n_ctx: int, ps: _Pass):
+    def _single(self, i: int, tokens: torch.Tensor, router: Optional[torch.Tensor], n_context: int,
+                constants: ForwardConstants):
+        """A single block: context and image tokens as one sequence."""
         side = self.main[i][0]
-        p = project(side, x, ps.temb, ps.freqs_all)
-        image = ImageTokens(p.x[:, n_ctx:], p.key_proj[:, n_ctx:], p.key[:, n_ctx:], p.value[:, n_ctx:])
-        pr = None if r is None else project(self.router[i], r, ps.temb, ps.freqs_router)
-        out, router_out = self._attention(i, p.query, p.key, p.value, image, side, pr, ps)
-        x = finish(side, x, out, p)
-        r = None if pr is None else finish(self.router[i], r, router_out, pr)
-        return x, r
+        side_modulation = modulate(side, constants.temb_act)
+        projected = self.project(side, tokens, side_modulation, constants.rope_all)
+        image_tokens = ImageTokens(projected.x[:, n_context:], projected.key_proj[:, n_context:],
+                                   projected.key[:, n_context:], projected.value[:, n_context:])
+        router_proj = self._project_router(i, router, side_modulation, constants)
+        out, router_out = self._attention(i, query=projected.query, key=projected.key, value=projected.value,
+                                          image=image_tokens, image_side=side, router=router_proj,
+                                          constants=constants)
+        tokens = self.finish(side, tokens, out, projected)
+        router = None if router_proj is None else self.finish(self.router[i], router, router_out, router_proj)
+        return tokens, router
 
-    def _attention(self, i: int, query, key, value, image: ImageTokens, image_side: Side,
-                   router: Optional[Projected], ps: _Pass):
+    def _project_router(self, i: int, router: Optional[torch.Tensor], base_modulation: torch.Tensor,
+                        constants: ForwardConstants) -> Optional[Projected]:
+        """The router tokens projected on layer i's side for them (the block's context side, or
+        its single side), whose base modulation the main tokens already computed."""
+        if router is None:
+            return None
+        side = self.router[i]
+        return self.project(side, router, modulate(side, constants.temb_act, base_modulation))
+
+    def _attention(self, i: int, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, image: ImageTokens,
+                   image_side: Side, router: Optional[Projected], constants: ForwardConstants):
         """Main attention (text, subject and image queries over those keys plus the reference
-        keys, with the bias) and the router tokens' attention over image and router keys."""
-        step, router_out = ps.step, None
-        # without the router, boxes alone say where each subject may be attended
-        maps = None if step.allow is None else step.allow.to(torch.float32)
+        keys, image tokens routed) and the router tokens' attention over image and router keys."""
+        step, router_out = constants.step, None
+        groups = step.box_groups  # without the router, boxes alone say where each subject may be attended
         if router is not None:
-            router_side = self.router[i]
-            inputs = RoutingInputs(router.x, router_side.q.base(router.x), image.x, image.key_proj)
-            maps = routing_maps(self.blocks[i].attn.processor, inputs, router_side.norm_q, image_side.norm_k,
-                                image_side.head_dim, ps.freqs_router, ps.freqs_image, step.n_subjects, step.allow)
-            if step.on_routing is not None:
-                step.on_routing(i, maps)
+            groups = self._route(i, image, image_side, router, constants)
             router_out = attend(router.query, _cat(image.key, router.key), _cat(image.value, router.value))
         if step.ref is not None:
             ref_key, ref_value = step.ref.kv[i]
             key, value = _cat(key, ref_key), _cat(value, ref_value)
-        return attend(query, key, value, main_bias(ps.layout, maps)), router_out
+        return routed_attention(query, key, value, constants.layout, groups), router_out
+
+    def _route(self, i: int, image: ImageTokens, image_side: Side, router: Projected,
+               constants: ForwardConstants) -> list[TokenGroup]:
+        """Layer i's routing: image tokens grouped by the subject the router gives them."""
+        step, router_side = constants.step, self.router[i]
+        inputs = RouterInputs(router_x=router.x, router_query=router_side.q.base(router.x), image_x=image.x,
+                              image_key=image.key_proj)
+        norms = RoutingNorms(norm_q=router_side.norm_q, norm_k=image_side.norm_k, head_dim=image_side.head_dim,
+                             rope_image=constants.rope_image)
+        # the routing-map projections live on the layer's attention processor (engine.anystory.attention)
+        winner = route_tokens(self.blocks[i].attn.processor, inputs, norms, step.n_subjects, step.box_refused)
+        if step.on_routing is not None:
+            step.on_routing(i, winner_maps(winner, step.n_subjects))
+        return winner_groups(winner, step.n_subjects)

@@ -8,13 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-BALLOON_KINDS = ("speech", "thought", "shout", "whisper")
+from engine.box import Box
+from story.vocabulary import BALLOON_KINDS
+
 PANEL_HINTS = (None, "wide", "tall")
 LAYOUTS = ("single", "2-rows", "3-rows", "2x2", "2x3", "splash-first", "auto")
 PLACEMENTS = ("fill", "fit")
 READING_DIRECTIONS = ("ltr", "rtl")
+MIN_FONT_SIZE, MAX_FONT_SIZE = 2.0, 200.0  # smaller is unreadable; either end exhausts the text fitter
 
-Box = tuple[float, float, float, float]
 
 
 @dataclass(frozen=True)
@@ -53,10 +55,10 @@ class ComicPanel:
         if self.image_path is not None:
             object.__setattr__(self, "image_path", Path(self.image_path))
         for name, box in self.speaker_boxes.items():
-            x0, y0, x1, y1 = box
-            if not (0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1):
-                raise ValueError(f"Panel {self.index}: the box of {name!r} must be normalised "
-                                 f"(0 <= x0 < x1 <= 1, 0 <= y0 < y1 <= 1), got {box}.")
+            try:
+                Box.of(box)
+            except ValueError as exc:
+                raise ValueError(f"Panel {self.index}: the box of {name!r}: {exc}.") from None
 
 
 @dataclass(frozen=True)
@@ -100,5 +102,5 @@ class PageSettings:
                 raise ValueError(f"Unknown {what} {value!r}; use one of {', '.join(allowed)}.")
         if min(self.margin, self.gutter, self.border) < 0:
             raise ValueError("Margins, gutters and borders cannot be negative.")
-        if not 0 < self.min_font_size <= self.font_size:
-            raise ValueError("Font sizes must satisfy 0 < min_font_size <= font_size.")
+        if not MIN_FONT_SIZE <= self.min_font_size <= self.font_size <= MAX_FONT_SIZE:
+            raise ValueError(f"Font sizes must satisfy {MIN_FONT_SIZE} <= min_font_size <= font_size <= {MAX_FONT_SIZE} (points).")

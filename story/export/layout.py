@@ -62,6 +62,9 @@ class PageLayout:
     frames: tuple[PanelFrame, ...]
 
 
+MAX_PAGE_SIDE_PT = 50 * 72  # A0 is 46.8 inches tall; larger pages exhaust memory as PNG
+
+
 def page_size_points(spec: str) -> tuple[float, float]:
     """Page size from a preset name or "WxH<unit>" (unit mm, in or pt), in points."""
     key = spec.strip().lower()
@@ -74,6 +77,8 @@ def page_size_points(spec: str) -> tuple[float, float]:
     width, height = (float(match[i]) * POINTS_PER[match[3]] for i in (1, 2))
     if width < 144 or height < 144:
         raise ValueError(f"Page size {spec!r} is too small; pages must be at least 2 x 2 inches.")
+    if max(width, height) > MAX_PAGE_SIDE_PT:
+        raise ValueError(f"Page size {spec!r} is too large; a page side may be at most 50 inches.")
     return width, height
 
 

@@ -1,11 +1,11 @@
 """Writing export files safely: atomic replacement, no silent overwrite, a report."""
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
+
+from story.atomic import write_atomically
 
 
 class ExportExistsError(FileExistsError):
@@ -30,18 +30,9 @@ def refuse_existing(paths: list[Path], force: bool) -> None:
 
 
 def atomic_write(path: Path, write: Callable[[Path], None], force: bool = False) -> Path:
-    """Call write(temporary path) in path's directory, then move it over path in one step."""
+    """Call write(temporary path), then move it over path in one step (story/atomic.py)."""
     path = Path(path)
     refuse_existing([path], force)
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a directory; give a file name for the export.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(handle)
-    try:
-        write(Path(temporary))
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomically(path, write)
