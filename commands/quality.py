@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any, Optional, Sequence
 
-from commands.cluster_options import cluster_config
 from story import likeness, panels, region_redo
 from story.assets import read_image_file
 from story.errors import InvalidInput
@@ -29,9 +28,6 @@ def check_options(args: argparse.Namespace) -> None:
         raise InvalidInput("--keep-best needs --variants K (2 or more) and waits for them (no --no-wait).")
     if args.region and (not args.panel or len(args.panel) != 1 or args.variants != 1 or args.keep_best):
         raise InvalidInput("--region needs exactly one --panel N (and no --variants or --keep-best).")
-    if (args.region or args.keep_best) and cluster_config(args).address != "none":
-        raise InvalidInput("--region and --keep-best run on this machine's engine, not on a render cluster; "
-                           "use --cluster none.")
 
 
 def region_job(args: argparse.Namespace, studio: Studio, engine: str, seed: SeedChoice) -> RenderView:

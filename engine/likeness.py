@@ -15,6 +15,7 @@ that matches no region at all.
 """
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
@@ -23,6 +24,8 @@ import numpy as np
 from PIL import Image
 
 from engine.base import Box, Generator, PanelRequest, RenderResult
+
+log = logging.getLogger(__name__)
 
 Picture = tuple[Image.Image, Image.Image]
 """An RGB picture and its mask (mode L, white = the character)."""
@@ -177,6 +180,18 @@ def score_render(embedder: Embedder, result: RenderResult, request: PanelRequest
     report = compare(embedder, [s.name for s in request.subjects], regions, references)
     report.ms = (time.perf_counter() - started) * 1e3
     return report
+
+
+def likeness_report(generator: Generator, result: RenderResult, request: PanelRequest,
+                    references: Callable[[Embedder], np.ndarray]) -> dict[str, Any]:
+    """The report to keep with a finished render (`references(embedder)`: the subjects'
+    embeddings in request order). A failure is reported, never fatal: the render succeeded."""
+    try:
+        embedder = embedder_for(generator)
+        return score_render(embedder, result, request, references(embedder)).to_json()
+    except Exception as exc:
+        log.exception("likeness check failed")
+        return {"error": f"{type(exc).__name__}: {exc}"}
 
 
 def lowest(likeness: dict[str, Any]) -> Optional[float]:

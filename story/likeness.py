@@ -5,21 +5,20 @@ Best of K selects, among finished variants, the one whose least-like character i
 """
 from __future__ import annotations
 
-import logging
 from collections import OrderedDict
 from typing import Any, Optional, Sequence
 
 import numpy as np
+from PIL import Image
 from sqlalchemy import select
 
 from engine.base import Generator, PanelRequest, RenderResult
-from engine.likeness import Embedder, embedder_for, lowest, score_render
+from engine.likeness import Embedder, likeness_report, lowest
 from story import renders
 from story.models import CharacterImage
 from story.studio import Studio
 from story.views import RenderView
 
-log = logging.getLogger(__name__)
 
 MEMORY_ITEMS = 64
 """Reference embeddings kept in memory (a few KB each)."""
@@ -56,13 +55,13 @@ def score(studio: Studio, generator: Generator, request: PanelRequest, subjects:
           result: RenderResult) -> dict[str, Any]:
     """The likeness report to keep with a finished render (`subjects`: the worker's
     BuiltRequest.subjects, in request order). A failure is reported, never fatal."""
-    try:
-        embedder = embedder_for(generator)
-        references = reference_vectors(studio, generator, embedder, [s["id"] for s in subjects])
-        return score_render(embedder, result, request, references).to_json()
-    except Exception as exc:  # the render itself succeeded: keep it, say why it has no score
-        log.exception("likeness check failed")
-        return {"error": f"{type(exc).__name__}: {exc}"}
+    ids = [s["id"] for s in subjects]
+    return likeness_report(generator, result, request, lambda embedder: reference_vectors(studio, generator, embedder, ids))
+
+
+def reference_pictures(studio: Studio, character_ids: Sequence[int]) -> list[tuple[Image.Image, Image.Image]]:
+    """The characters' cut-outs (picture, mask) in order, as a render actor compares them."""
+    return [(studio.assets.open(image), studio.assets.open(mask)) for image, mask in _cut_outs(studio, character_ids)]
 
 
 def best_of(jobs: Sequence[RenderView]) -> Optional[RenderView]:
