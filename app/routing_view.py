@@ -8,6 +8,7 @@ from typing import Any, Optional
 from PIL import Image
 
 from app.overlay import BOX_COLOURS, legend_html, routing_overlay
+from app.quality_ui import flags_html, legend_notes
 from story import renders
 from story.routing_maps import load_routing_maps
 from story.studio import Studio
@@ -41,5 +42,6 @@ def routing_view(studio: Studio, render_id: Optional[int]) -> tuple[Optional[Ima
     picture.thumbnail((DISPLAY, DISPLAY))
     colours = subject_colours(render.params)
     notes = [f"{round(100 * float(m.mean()))} % of the panel" if m.any() else "not placed" for m in maps]
-    legend = legend_html([(s["name"], c, n) for s, c, n in zip(subjects, colours, notes)])
+    notes = [" · ".join(filter(None, pair)) for pair in zip(notes, legend_notes(render))]
+    legend = legend_html([(s["name"], c, n) for s, c, n in zip(subjects, colours, notes)]) + flags_html(render)
     return routing_overlay(picture, maps, colours), legend

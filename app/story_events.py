@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from app import quality_ui
 from app.story_boxes import BoxHandlers
 from app.story_render import RenderHandlers
 
@@ -61,8 +62,11 @@ def _wire_render(tab: "StoryTab") -> None:
         else:
             event = button.click(queuer, ui.editor_inputs | {ui.variants_k}, everything | {ui.jobs},
                                  show_progress="hidden")
-        (event.then(run.wait, ui.jobs, {ui.jobs}, show_progress_on=ui.status, concurrency_limit=None)
+        waiter, wait_inputs = ((quality_ui.keep_best_waiter(tab, run.wait), [ui.jobs, ui.keep_best])
+                               if button is ui.variants_btn else (run.wait, ui.jobs))
+        (event.then(waiter, wait_inputs, {ui.jobs}, show_progress_on=ui.status, concurrency_limit=None)
          .then(run.after, after_inputs, everything, show_progress="hidden"))
+    quality_ui.wire(tab, run, after_inputs, everything)
     ui.cancel_btn.click(run.cancel, [ui.project, ui.loaded], None, concurrency_limit=None)
     ui.history.select(run.use, ui.editor_inputs | {ui.history_ids}, everything)
     ui.drop_btn.click(run.drop, [ui.loaded, ui.drop_choice, ui.boxes, ui.fields["size"]], everything)

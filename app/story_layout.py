@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 import gradio as gr
 
-from app import engine_controls
+from app import engine_controls, quality_ui
 from app.engine_settings import EngineSettings
 from app.panel_form import MAX_BALLOONS, NARRATOR, SIZES, FormFields
 from story.vocabulary import BALLOON_KINDS
@@ -63,6 +63,11 @@ class StoryUI:
     history: gr.Gallery
     drop_choice: gr.Dropdown
     drop_btn: gr.Button
+    keep_best: gr.Checkbox        # the quality tools (app/quality_ui.py)
+    history_likeness: gr.Markdown
+    region_box: gr.Accordion
+    region_editor: gr.ImageEditor
+    redo_btn: gr.Button
 
     @property
     def editor_inputs(self) -> set[Any]:
@@ -105,6 +110,7 @@ def _toolbar() -> dict[str, Any]:
         parts["variants_k"] = gr.Number(value=4, precision=0, minimum=2, maximum=16, label="K", show_label=False,
                                         scale=0, min_width=60, elem_id="variants-k")
         parts["variants_btn"] = gr.Button("Variants (K)", size="sm", min_width=90, elem_id="variants-panel")
+        parts["keep_best"] = quality_ui.keep_best_toggle()
         parts["cancel_btn"] = gr.Button("Cancel", variant="stop", size="sm", min_width=70, elem_id="cancel-render")
     parts["status"] = gr.HTML(elem_id="render-status", min_height=40, padding=False)
     return parts
@@ -172,6 +178,7 @@ def _render_area() -> dict[str, Any]:
                                            info="Not the one the story uses: pick another render for it first.",
                                            elem_id="drop-render")
         parts["drop_btn"] = gr.Button("Delete render", size="sm", scale=1, min_width=110, elem_id="drop-render-button")
+    parts.update(quality_ui.build_history_parts())
     return parts
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import gradio as gr
-from app import rendering, story_events
+from app import quality_ui, rendering, story_events
 from app.common import Outputs, asset_file, inform, need_panel, need_project, plain, short, ui_picture, user_errors, warn
 from app.context import AppContext
 from app.engine_settings import EngineSettings
@@ -43,7 +43,8 @@ def history_items(ctx: AppContext, view: PanelView, history: list[RenderView]) -
     for r in done:
         took = f" · {r.duration_s:.1f} s" if r.duration_s is not None else ""
         star = "★ in story · " if r.id == view.selected_render_id else ""
-        items.append((asset_file(ctx.studio, r.image_hash), f"{star}#{r.id} · seed {r.seed} · {r.engine}{took}"))
+        items.append((asset_file(ctx.studio, r.image_hash),
+                      f"{star}#{r.id}{quality_ui.history_label(r)} · seed {r.seed} · {r.engine}{took}"))
     return items, [r.id for r in done]
 
 

@@ -10,6 +10,7 @@ import re
 import sys
 from typing import Optional
 
+from commands import quality
 from commands.cluster_options import add_cluster_flags, render_runner
 from commands.output import emit, number_arg, open_studio
 from story import panels, queue, renders
@@ -75,6 +76,8 @@ def _describe(job: RenderView) -> str:
         text += f"  error: {job.error}"
     if job.notes:
         text += "  note: " + " ".join(job.notes.splitlines())
+    if quality.describe(job):
+        text += "  " + quality.describe(job)
     return text
 
 
@@ -118,8 +121,9 @@ def _finish(args: argparse.Namespace, studio: Studio, runner, jobs: list[RenderV
         jobs = run_in_foreground(studio, runner, ids, args.json)
     status = runner.status() if hasattr(runner, "status") else None
     retried = status.retried if status else {}
-    lines = [f"skipped {s}" for s in skipped] + [_describe(j) for j in jobs]
-    data = {"renders": [to_json(j) for j in jobs], "skipped": list(skipped)}
+    best, best_lines = quality.keep_best(args, studio, jobs)
+    lines = [f"skipped {s}" for s in skipped] + [_describe(j) for j in jobs] + best_lines
+    data = {"renders": [to_json(j) for j in jobs], "skipped": list(skipped), **best}
     if runner is not None:
         data["engine"] = engine_json(runner.generator)
     if status is not None:
@@ -139,12 +143,15 @@ def parse_seed(text: Optional[str]) -> queue.SeedChoice:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    quality.check_options(args)
     studio = open_studio(args)
     seed = parse_seed(args.seed)
     if args.variants != 1 and not args.panel:
         raise InvalidInput("--variants needs --panel N (variants are for comparing one panel's renders).")
     with render_runner(args, studio, cluster=not args.no_wait) as runner:
         engine = runner.generator.name
+        if args.region:
+            return _finish(args, studio, runner, [quality.region_job(args, studio, engine, seed)])
         if args.panel:
             jobs = [job for number in args.panel
                     for job in queue.enqueue(studio, panels.panel_id_at(studio, args.project, number),
@@ -214,6 +221,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     p.add_argument("--seed", help="a number, 'same' (the panel's, default) or 'new'")
     p.add_argument("--variants", type=number_arg, default=1, metavar="K", help="K renders with consecutive seeds")
     p.add_argument("--no-wait", action="store_true", help="only queue the jobs (for a running app's worker)")
+    quality.add_options(p)
     add_cluster_flags(p, suppress=True)
     p.set_defaults(handler=cmd_render)
 

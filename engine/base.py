@@ -73,11 +73,13 @@ class PanelRequest:
 @dataclass
 class RenderResult:
     """A rendered panel. `routing_maps[i]` (H x W float32 in [0, 1], image size) says where
-    subject i went, when the request asked for maps and the backend can give them."""
+    subject i went, when the request asked for maps and the backend can give them. `latents`:
+    the final latents of a latent-space backend (kept so one region can be redone later)."""
 
     image: Image.Image
     routing_maps: Optional[list[np.ndarray]] = None
     info: dict[str, Any] = field(default_factory=dict)
+    latents: Optional[np.ndarray] = None
 
 
 @runtime_checkable

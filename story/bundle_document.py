@@ -131,6 +131,11 @@ class RenderRecord(Record):
     created_at: Time
     started_at: Optional[Time] = None
     finished_at: Optional[Time] = None
+    # quality tools (story/bundle_quality.py); absent in older bundles
+    likeness: Json = {}
+    parent_render: Optional[Count] = None  # index of the render a region redo redid, in its panel
+    region_hash: Optional[Hash] = None
+    latents_hash: Optional[Hash] = None
 
 
 class PanelRecord(Record):
@@ -152,6 +157,9 @@ class PanelRecord(Record):
         _unique([m.character for m in self.characters], "character")
         if self.selected_render is not None and self.selected_render >= len(self.renders):
             raise ValueError(f"\"selected_render\" {self.selected_render} is not one of its {len(self.renders)} render(s)")
+        for i, render in enumerate(self.renders):
+            if render.parent_render is not None and (render.parent_render >= len(self.renders) or render.parent_render == i):
+                raise ValueError(f"renders[{i}]: \"parent_render\" {render.parent_render} is not another render of its panel")
         return self
 
 

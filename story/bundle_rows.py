@@ -17,6 +17,7 @@ from story.bundle_document import (
     BalloonRecord, BundleDocument, CharacterRecord, MemberRecord, PanelRecord, PictureRecord, ProjectRecord,
     RenderRecord,
 )
+from story.bundle_quality import link_parents, render_record
 from story.models import Balloon, Character, CharacterImage, Panel, PanelCharacter, Project, Render
 from story.projects import name_key, new_project_row
 
@@ -44,7 +45,7 @@ def _panel_record(panel: Panel, index_of: dict[int, int]) -> PanelRecord:
                     for pc in panel.characters],
         balloons=[BalloonRecord(speaker=index_of.get(b.speaker_id) if b.speaker_id else None,
                                 position=b.position, kind=b.kind, text=b.text) for b in panel.balloons],
-        renders=[RenderRecord.model_validate(r) for r in panel.renders],
+        renders=[render_record(r, render_ids) for r in panel.renders],
         selected_render=render_ids.index(panel.selected_render_id) if panel.selected_render_id in render_ids else None,
     )
 
@@ -93,7 +94,7 @@ class _CharacterMap:
 
 
 def _render_row(record: RenderRecord, characters: _CharacterMap) -> Render:
-    row = Render(**record.model_dump(exclude={"params"}), params=characters.params(record.params))
+    row = Render(**record.model_dump(exclude={"params", "parent_render"}), params=characters.params(record.params))
     if row.status == "running":
         row.status, row.error, row.finished_at = "failed", INTERRUPTED, row.finished_at or row.started_at
     return row
@@ -131,6 +132,7 @@ def insert_document(session: Session, document: BundleDocument) -> int:
     session.add_all(panels)
     session.flush()
     for panel, record in zip(panels, ordered):
+        link_parents(panel.renders, record.renders)
         if record.selected_render is not None:  # explicit updated_at: keep the bundle's time
             session.execute(update(Panel).where(Panel.id == panel.id).values(
                 selected_render_id=panel.renders[record.selected_render].id, updated_at=record.updated_at))

@@ -19,12 +19,15 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 from PIL import Image
 
-from engine.base import Box, EngineError, Generator, PanelRequest, RenderCancelled, SubjectEncoding, SubjectInput
+from engine.base import (Box, EngineError, Generator, PanelRequest, RenderCancelled, RenderResult, SubjectEncoding,
+                         SubjectInput)
+from engine.likeness import likeness_report
+from engine.region import RegionRedo, render_region
 from story.assets import png_bytes
 
 log = logging.getLogger(__name__)
@@ -53,12 +56,16 @@ class ActorSubject:
 @dataclass
 class ActorJob:
     """A render job as sent to an actor: `request.subjects` is filled in on the actor; the
-    image comes back as PNG at `png_level` (the asset store's encoding, done on the actor)."""
+    image comes back as PNG at `png_level` (the asset store's encoding, done on the actor).
+    `references`: the characters' cut-outs (picture, mask) the likeness check compares the
+    render with; `region`: the original render and region of a region redo."""
 
     job_id: int
     request: PanelRequest
     subjects: list[ActorSubject]
     png_level: int
+    references: list[tuple[Image.Image, Image.Image]] = field(default_factory=list)
+    region: Optional[RegionRedo] = None
 
 
 @dataclass
@@ -71,10 +78,16 @@ class ActorOutcome:
     png: Optional[bytes] = None
     routing_maps: Optional[list[np.ndarray]] = None
     info: dict = field(default_factory=dict)
+    latents: Optional[np.ndarray] = None
     error: Optional[str] = None
     encoded: dict[Key, SubjectEncoding] = field(default_factory=dict)
     held: list[Key] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+
+
+def _embed(embedder: Any, pictures: list[tuple[Image.Image, Image.Image]]) -> np.ndarray:
+    """The cut-outs' embeddings (none for a panel without characters)."""
+    return embedder.embed(pictures) if pictures else np.zeros((0, 1), np.float32)
 
 
 class RenderActor:
@@ -125,10 +138,14 @@ class RenderActor:
             started = time.perf_counter()
             subjects = [SubjectInput(s.name, self._encoding(s, outcome), s.box) for s in job.subjects]
             encoded = time.perf_counter()
-            request = PanelRequest(**{**job.request.__dict__, "subjects": subjects})
-            result = self.generator.render(request, self._progress, lambda: self._stop(job.job_id))
+            # routing maps always: the likeness check compares the regions the characters went to
+            request = PanelRequest(**{**job.request.__dict__, "subjects": subjects, "return_routing_maps": True})
+            result = self._render(job, request)
             rendered = time.perf_counter()
-            outcome.png, outcome.routing_maps, outcome.info = png_bytes(result.image, job.png_level), result.routing_maps, result.info
+            outcome.png, outcome.latents = png_bytes(result.image, job.png_level), result.latents
+            outcome.routing_maps = result.routing_maps if job.request.return_routing_maps else None
+            outcome.info = {**result.info, "likeness": likeness_report(
+                self.generator, result, request, lambda embedder: _embed(embedder, job.references))}
             outcome.timings = {"encode_ms": (encoded - started) * 1e3, "render_ms": (rendered - encoded) * 1e3,
                                "png_ms": (time.perf_counter() - rendered) * 1e3}
         except RenderCancelled:
@@ -146,6 +163,15 @@ class RenderActor:
             self.jobs_done += outcome.status == "done"
             outcome.held = list(self._memory)
         return outcome
+
+    def _render(self, job: ActorJob, request: PanelRequest) -> RenderResult:
+        """The whole panel, or only the region of a region redo (engine/region.py)."""
+        def stop() -> bool:
+            return self._stop(job.job_id)
+
+        if job.region is not None:
+            return render_region(self.generator, request, job.region, self._progress, stop)
+        return self.generator.render(request, self._progress, stop)
 
     def _encoding(self, subject: ActorSubject, outcome: ActorOutcome) -> SubjectEncoding:
         encoding = subject.encoding or self._memory.get(subject.key)

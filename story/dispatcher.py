@@ -31,6 +31,8 @@ from story.cluster import ClusterConfig, ClusterUnreachable, connect, disconnect
 from story.cluster_actor import ActorJob, ActorOutcome, ActorSubject, Key
 from story.encodings import EncodingCache, SubjectSource
 from story.errors import StudioError
+from story.likeness import reference_pictures
+from story.region_redo import redo_for
 from story.render_jobs import (
     HEARTBEAT_S, INTERRUPTED, PROGRESS_WRITE_S, RENDER_PNG_LEVEL, FinishedRender, Heartbeat, cancel_requested, claim_next,
     commit_result, end_job, job_snapshot, recover_interrupted, write_progress,
@@ -225,6 +227,7 @@ class Dispatcher:
         known = _KnownEncodings(self.cache)
         try:
             built = build_request(self.studio, known, params, seed, panel_id)
+            region = redo_for(self.studio, job_id)
         except StudioError as exc:
             end_job(self.studio, job_id, "failed", str(exc))
             return None
@@ -236,7 +239,8 @@ class Dispatcher:
         subjects = [self._subject(slot, key, s.name, s.box, s.encoding) for key, s in pairs]
         for key in missing:
             self._computing[key] = job_id
-        job = ActorJob(job_id, replace(built.request, subjects=[]), subjects, RENDER_PNG_LEVEL)
+        references = reference_pictures(self.studio, [s["id"] for s in built.subjects])
+        job = ActorJob(job_id, replace(built.request, subjects=[]), subjects, RENDER_PNG_LEVEL, references, region)
         built = replace(built, request=replace(built.request, subjects=[]))
         return _Flight(job_id, params, built, slot.handle.run.remote(job), sorted(missing), retry)
 
@@ -290,7 +294,7 @@ class Dispatcher:
             self.cache.store(key, encoding)
         slot.encoded += len(outcome.encoded)
         if outcome.status == "done":
-            result = RenderResult(Image.open(io.BytesIO(outcome.png)), outcome.routing_maps, outcome.info)
+            result = RenderResult(Image.open(io.BytesIO(outcome.png)), outcome.routing_maps, outcome.info, outcome.latents)
             commit_result(self.studio, flight.job_id, flight.params,
                           FinishedRender(result, flight.built, outcome.timings, outcome.png))
             slot.done.append(flight.job_id)

@@ -197,6 +197,11 @@ class Render(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[Optional[datetime]] = mapped_column()
     finished_at: Mapped[Optional[datetime]] = mapped_column()
+    # quality tools (story/likeness.py, story/region_redo.py)
+    likeness: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    parent_render_id: Mapped[Optional[int]] = mapped_column()  # no foreign key: see migration 0004
+    region_hash: Mapped[Optional[str]] = mapped_column(String(64))
+    latents_hash: Mapped[Optional[str]] = mapped_column(String(64))
 
     panel: Mapped[Panel] = relationship(back_populates="renders", foreign_keys=[panel_id])
 

@@ -177,7 +177,8 @@ def retry(studio: Studio, render_id: int) -> RenderView:
             raise InvalidInput(f"Render {render_id} is {row.status}; only failed or cancelled renders can be retried.")
         params = {k: v for k, v in row.params.items() if k not in RESULT_KEYS}
         params["selected_before"] = session.scalar(select(Panel.selected_render_id).where(Panel.id == row.panel_id))
-        again = Render(panel_id=row.panel_id, engine=row.engine, seed=row.seed, params=params)
+        again = Render(panel_id=row.panel_id, engine=row.engine, seed=row.seed, params=params,
+                       parent_render_id=row.parent_render_id, region_hash=row.region_hash)
         session.add(again)
         session.flush()
         return RenderView.of(again)

@@ -28,6 +28,7 @@ from sqlalchemy import select, update
 
 from engine.base import RenderResult
 from story.models import Panel, Render, utcnow
+from story.quality_job import result_columns
 from story.render_request import BuiltRequest
 from story.routing_maps import maps_image
 from story.studio import Studio
@@ -152,6 +153,7 @@ def commit_result(studio: Studio, job_id: int, params: dict[str, Any], finished:
             maps_hash = studio.assets.put_image(maps_image(result.routing_maps, result.image.size), RENDER_PNG_LEVEL)
         except ValueError as exc:
             notes.append(f"The routing maps were not kept: {exc}.")
+    quality = result_columns(studio, result, finished.timings)
     timings = {**finished.timings, "store_ms": (time.perf_counter() - begin) * 1e3}
     params = {**params, "composed_prompt": built.request.prompt, "subjects": built.subjects}
     with studio.db.write() as session:
@@ -159,6 +161,7 @@ def commit_result(studio: Studio, job_id: int, params: dict[str, Any], finished:
         job.status, job.progress, job.finished_at = "done", 1.0, utcnow()
         job.image_hash, job.routing_maps_hash, job.notes = image_hash, maps_hash, "\n".join(notes)
         job.params, job.timings = params, {k: round(v, 1) for k, v in timings.items()}
+        job.likeness, job.latents_hash = quality["likeness"], quality["latents_hash"]
         panel = session.get_one(Panel, job.panel_id)
         current = panel.selected_render_id
         if current is None or (params.get("select") and current == params.get("selected_before")):

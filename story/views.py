@@ -81,6 +81,10 @@ class RenderView:
     timings: dict[str, Any] = field(default_factory=dict)
     cancel_requested: bool = False
     worker: Optional[str] = None
+    likeness: dict[str, Any] = field(default_factory=dict)
+    parent_render_id: Optional[int] = None
+    region_hash: Optional[str] = None
+    latents_hash: Optional[str] = None
 
     @property
     def finished(self) -> bool:
@@ -103,6 +107,8 @@ class RenderView:
             started_at=row.started_at, finished_at=row.finished_at,
             timings=dict(row.timings or {}), cancel_requested=bool(row.cancel_requested),
             worker=f"{row.worker_host}:{row.worker_pid}" if row.worker_host else None,
+            likeness=dict(row.likeness or {}), parent_render_id=row.parent_render_id,
+            region_hash=row.region_hash, latents_hash=row.latents_hash,
         )
 
 

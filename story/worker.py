@@ -19,6 +19,7 @@ from story.render_jobs import (
     HEARTBEAT_S, INTERRUPTED, PROGRESS_WRITE_S, FinishedRender, Heartbeat, cancel_requested, claim_next,
     commit_result, end_job, job_snapshot, recover_interrupted, write_progress,
 )
+from story.quality_job import render_job
 from story.render_request import build_request
 from story.studio import Studio
 from story.views import RenderView
@@ -86,7 +87,7 @@ class Worker:
         try:
             built = build_request(self.studio, self.cache, params, seed, panel_id)
             encoded = time.perf_counter()
-            result = self.generator.render(built.request, control.progress, control.cancel)
+            result = render_job(self.studio, self.generator, job_id, built, control.progress, control.cancel)
             rendered = time.perf_counter()
             timings = {"encode_ms": (encoded - started) * 1e3, "render_ms": (rendered - encoded) * 1e3}
             commit_result(self.studio, job_id, params, FinishedRender(result, built, timings))

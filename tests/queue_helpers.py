@@ -96,3 +96,11 @@ def run_worker(data_dir: str, engine: str, delay_s: Optional[float] = None) -> N
 
 if __name__ == "__main__":
     run_worker(sys.argv[1], sys.argv[2], float(sys.argv[3]) if len(sys.argv) > 3 else None)
+
+
+def tiny_anystory_engine():
+    """The tiny AnyStory engine, built where it is called: a Ray actor imports torch only here,
+    after it has lifted Ray's one-thread limit (the encoder's last bits depend on the threads)."""
+    from engine.anystory import AnyStoryGenerator
+
+    return AnyStoryGenerator.tiny(device="cpu")

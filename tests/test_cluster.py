@@ -13,6 +13,7 @@ import threading
 import time
 from functools import partial
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 
@@ -23,14 +24,14 @@ from commands.serve import restart_worker, start_worker
 from engine.draft import DraftGenerator
 from engine.registry import EngineConfig, create_generator
 from story import models, panels, projects, queue, renders
-from story.cluster import ClusterConfig, connect, disconnect, engine_factory
+from story.cluster import ClusterConfig, connect, disconnect
 from story.dispatcher import Dispatcher
 from story.studio import Studio
 from story.worker import Worker
 from tests.anystory_helpers import tiny_generator  # noqa: F401 (fixture)
 from tests.conftest import REPO
 from tests.draft_helpers import BLUE, RED
-from tests.queue_helpers import SlowGenerator, add_pictured_character
+from tests.queue_helpers import SlowGenerator, add_pictured_character, tiny_anystory_engine
 
 LOCAL = ClusterConfig("local", 2)
 
@@ -108,9 +109,10 @@ def test_settings_say_how_to_start_a_cluster_or_why_it_failed(studio):
 
 
 def test_tiny_anystory_story_on_two_actors_equals_in_process_renders(studio, tmp_path, tiny_generator):
-    tiny = EngineConfig(engine="anystory-tiny")
+    # the actors build the tiny engine themselves: the "anystory-tiny" name is registered only
+    # in the test process (tests/conftest.py), not in Ray's worker processes
     story = {"size": (64, 64), "steps": 3}
-    project_id, dispatcher = render_on_cluster(studio, lambda gpu: engine_factory(tiny, gpu), **story)
+    project_id, dispatcher = render_on_cluster(studio, lambda gpu: tiny_anystory_engine, **story)
     with dispatcher:
         view = dispatcher.status()
     cluster = rendered_hashes(studio, project_id)
@@ -224,3 +226,26 @@ def test_the_app_serves_on_the_cluster_and_reloads_its_engine_there(studio):
     ctx.worker.stop(timeout=10)
     assert [job.status for job in queue.jobs(studio, [job.id for job in jobs])] == ["done"] * 5
     assert sum(len(actor.rendered) for actor in ctx.worker.status().actors) == 5
+
+
+def test_likeness_and_a_region_redo_run_on_the_actors(studio):
+    from PIL import Image
+
+    from story.region_redo import enqueue_region
+
+    project_id, dispatcher = render_on_cluster(studio, lambda gpu: DraftGenerator)
+    first = panels.list_panels(studio, project_id)[1]  # Mia and Bo
+    original = renders.get_render(studio, first.selected_render_id)
+    assert [s["name"] for s in original.likeness["subjects"]] == ["Mia", "Bo"]
+    assert all(0.0 <= s["score"] <= 1.0 for s in original.likeness["subjects"])
+    region = np.zeros((120, 160), bool)
+    region[20:80, 30:110] = True
+    redo = enqueue_region(studio, original.id, Image.fromarray(region.astype(np.uint8) * 255), engine="draft")
+    with dispatcher:
+        dispatcher.run_pending([redo.id])
+    done = renders.get_render(studio, redo.id)
+    assert done.status == "done" and done.parent_render_id == original.id and done.likeness["subjects"]
+    before = np.asarray(studio.assets.open(original.image_hash).convert("RGB"))
+    after = np.asarray(studio.assets.open(done.image_hash).convert("RGB"))
+    assert np.array_equal(before[~region], after[~region])  # outside the region: every pixel kept
+    assert (before[region] != after[region]).any()

@@ -18,8 +18,8 @@ from engine.anystory.encoder import SubjectEncoder
 from engine.anystory.loading import TINY_COMPONENTS, Components, load_golden_layout, load_real
 from engine.anystory.memory_loading import vae_tiling
 from engine.anystory.params import AnyStorySettings, describe_params, plan_steps, resolve_params
-from engine.anystory.pipeline import (DenoiseHooks, Prompt, RoutingAverage, Subjects, box_allow, decode, denoise,
-                                      image_ids, initial_latents, stack_subjects, to_image)
+from engine.anystory.pipeline import (DenoiseHooks, LatentBlend, Prompt, RoutingAverage, Subjects, box_allow,
+                                      decode, denoise, image_ids, initial_latents, stack_subjects, to_image)
 from engine.anystory.prompt_cache import PromptCache
 from engine.anystory.transformer import StreamTransformer
 
@@ -108,7 +108,9 @@ class AnyStoryGenerator:
         return SubjectEncoding(self.fingerprint, arrays, {"backend": self.label, "ref_size": str(self.ref_size)})
 
     def render(self, request: PanelRequest, progress: Optional[ProgressFn] = None,
-               cancel: Optional[CancelFn] = None) -> RenderResult:
+               cancel: Optional[CancelFn] = None, blend: Optional[LatentBlend] = None) -> RenderResult:
+        """Render one panel; `blend` rewrites the latents after each step (region redo).
+        The result keeps its final packed latents (float32) so a region can be redone later."""
         started = time.perf_counter()
         _check_request(request)
         settings = resolve_params(request.params, len(request.subjects))
@@ -117,7 +119,7 @@ class AnyStoryGenerator:
         with self._computing():
             subjects = self.subjects_for(request)
             prompt = self.encode_prompt(request.prompt)
-            hooks = DenoiseHooks(progress=progress, cancel=cancel, on_routing=routing)
+            hooks = DenoiseHooks(progress=progress, cancel=cancel, on_routing=routing, blend=blend)
             latents = self.generate(prompt, request, settings, subjects, hooks)
             image = self.decode(latents, request.height, request.width)
         info = {"settings": settings.as_dict(), "seed": request.seed, "steps": request.steps,
@@ -127,7 +129,7 @@ class AnyStoryGenerator:
             maps = routing.images(request.height, request.width, None if subjects.allow is None else subjects.allow[0])
             if maps is None:
                 info["routing_maps"] = "none: the router was off and no character had a box"
-        return RenderResult(to_image(image), maps, info)
+        return RenderResult(to_image(image), maps, info, latents=latents.float().cpu().numpy())
 
     @contextmanager
     def _computing(self) -> Iterator[None]:

@@ -27,6 +27,9 @@ from engine.anystory.routing import box_groups
 from engine.anystory.transformer import RenderCache, RoutingHook, StepInputs, StreamTransformer
 
 StepHook = Callable[[int, torch.Tensor], None]
+LatentBlend = Callable[[int, float, torch.Tensor], torch.Tensor]
+"""blend(step, sigma, latents) -> latents: rewrites the latents after a step, at noise level
+sigma (region redo, engine/anystory/region.py, keeps what lies outside the region)."""
 
 
 @dataclass
@@ -118,6 +121,7 @@ class DenoiseHooks:
     cancel: Optional[CancelFn] = None
     on_step: Optional[StepHook] = None
     on_routing: Optional[Callable[[int, int, torch.Tensor], None]] = None
+    blend: Optional[LatentBlend] = None  # applied to the latents after each step (region redo)
 
     def after_step(self, i: int, latents: torch.Tensor, steps: int) -> None:
         """Tell the caller step `i` of `steps` is done."""
@@ -186,6 +190,8 @@ def denoise(model: StreamTransformer, scheduler_config: dict, latents: torch.Ten
                       guidance=guide, pooled=prompt.pooled, text=prompt.embeds, text_ids=prompt.ids,
                       image_ids=image_ids, step=conditioning.step_inputs(plan, on_routing))
         latents = scheduler.step(noise, t, latents, return_dict=False)[0]
+        if hooks.blend is not None:
+            latents = hooks.blend(i, float(scheduler.sigmas[i + 1]), latents)
         hooks.after_step(i, latents, len(plans))
     return latents
 

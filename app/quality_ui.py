@@ -1,0 +1,158 @@
+"""The Story tab's quality tools: likeness on the history and in the routing legend, the
+"keep the best" toggle for variants, and redoing a painted region of the panel's render
+(gr.ImageEditor). Presentation and handlers only; the work is story.likeness and
+story.region_redo."""
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+from app import rendering
+from app.common import Outputs, inform, need_panel, user_errors
+from app.context import AppContext
+from story import likeness, queue, region_redo, renders
+from story.errors import InvalidInput
+from story.views import PanelView, RenderView
+
+if TYPE_CHECKING:
+    from app.story_tab import StoryTab
+
+EDITOR_SIDE = 768
+"""Longest side of the render shown for painting (the painted region is scaled back)."""
+
+
+def history_label(render: RenderView) -> str:
+    """What a history caption adds: the lowest character likeness, a warning for a likely
+    blend, and '↻ region' for a region redo."""
+    scores = [s["score"] for s in render.likeness.get("subjects", [])]
+    text = f" · likeness {min(scores):.2f}" if scores else ""
+    if render.likeness.get("flags"):
+        text += " ⚠ blend?"
+    return text + (" · ↻ region" if render.parent_render_id is not None else "")
+
+
+def likeness_lines(ctx: AppContext, render_ids: list[int]) -> str:
+    """Under the history: each finished render's likeness per character and its flags."""
+    lines = []
+    for render in (renders.get_render(ctx.studio, i) for i in render_ids or []):
+        text = likeness.summary(render.likeness)
+        if text:
+            redo = f" (region redo of #{render.parent_render_id})" if render.parent_render_id is not None else ""
+            lines.append(f"- **#{render.id}**{redo}: {html.escape(text)}")
+    return "**Likeness to the references** (1 = alike)\n" + "\n".join(lines) if lines else ""
+
+
+def legend_notes(render: RenderView) -> list[str]:
+    """Per subject of the render, its likeness for the routing legend ('' without a score)."""
+    scores = [s["score"] for s in render.likeness.get("subjects", [])]
+    subjects = render.params.get("subjects", [])
+    return [f"likeness {scores[i]:.2f}" if i < len(scores) else "" for i in range(len(subjects))]
+
+
+def flags_html(render: RenderView) -> str:
+    """The blend flags as a warning line under the legend ('' when there are none)."""
+    flags = render.likeness.get("flags") or []
+    if not flags:
+        return ""
+    return '<p class="likeness-flags">⚠ Likely blend: ' + html.escape("; ".join(flags)) + ".</p>"
+
+
+def keep_best_toggle() -> gr.Checkbox:
+    """The toggle next to Variants: select the variant whose least-like character is most alike."""
+    return gr.Checkbox(False, label="Keep the best", scale=0, min_width=120, elem_id="keep-best", container=False)
+
+
+def build_history_parts() -> dict[str, Any]:
+    """Under the history: the likeness list and the closed 'Redo one region' panel (the
+    panel's render to paint on, and the button)."""
+    parts: dict[str, Any] = {"history_likeness": gr.Markdown(elem_id="history-likeness")}
+    with gr.Accordion("Redo one region", open=False, elem_id="region-redo") as parts["region_box"]:
+        gr.Markdown("Paint over the part of the panel's render to draw again (new seed); the rest "
+                    "stays exactly as it is. The result is a new render in the history.")
+        parts["region_editor"] = gr.ImageEditor(
+            type="pil", label="Paint the region", sources=(), height=420, layers=False, transforms=(),
+            format="png", brush=gr.Brush(colors=["#ff3366"], default_size=40, color_mode="fixed"),
+            elem_id="region-editor")
+        parts["redo_btn"] = gr.Button("Redo the painted region", elem_id="redo-region")
+    return parts
+
+
+def keep_best(ctx: AppContext, finished: list[RenderView]) -> None:
+    """Select the best of the finished variants and say which."""
+    best = likeness.keep_best(ctx.studio, [j.id for j in finished])
+    if best is None:
+        inform("No variant has a likeness score (no characters drawn), so none was picked.")
+    else:
+        inform(f"Kept the best variant: render #{best.id} ({likeness.summary(best.likeness)}).")
+
+
+def keep_best_waiter(tab: "StoryTab", wait: Callable[..., Outputs]) -> Callable[..., Outputs]:
+    """The Variants button's wait step: wait for the jobs, then, with Keep the best ticked,
+    select the best of them (before the history is refreshed)."""
+    def wait_then_keep(ids: list[int], keep: bool, progress: gr.Progress = gr.Progress()) -> Outputs:
+        ids = list(ids or [])
+        out = wait(ids, progress)
+        finished = [j for j in queue.jobs(tab.ctx.studio, ids) if j.finished] if ids and keep else []
+        if finished:
+            keep_best(tab.ctx, finished)
+        return out
+    return wait_then_keep
+
+
+def editor_picture(ctx: AppContext, render_id: Optional[int]) -> Optional[Image.Image]:
+    """The render to paint on (the one the story uses), or an empty editor."""
+    if render_id is None:
+        return None
+    render = renders.get_render(ctx.studio, render_id)
+    if render.image_hash is None:
+        return None
+    picture = ctx.studio.assets.open(render.image_hash).convert("RGB")
+    picture.thumbnail((EDITOR_SIDE, EDITOR_SIDE))
+    return picture
+
+
+def painted_mask(value: Any) -> Image.Image:
+    """The painted strokes of an ImageEditor value as a mask (white = painted)."""
+    layers = [layer for layer in (value or {}).get("layers") or [] if layer is not None]
+    painted = None
+    for layer in layers:
+        alpha = np.asarray(layer.convert("RGBA"))[..., 3] > 0
+        painted = alpha if painted is None else painted | alpha
+    if painted is None or not painted.any():
+        raise InvalidInput("Paint the region to redo on the render first.")
+    return Image.fromarray((painted * 255).astype(np.uint8), "L")
+
+
+def queue_region(ctx: AppContext, view: Optional[PanelView], render_id: Optional[int], value: Any) -> list[int]:
+    """Queue a redo of the painted region of `render_id` (the render the editor shows: the
+    one the open panel uses); the job's id."""
+    view = need_panel(view)
+    if render_id is None:
+        raise InvalidInput(f"Panel {view.number} has no render yet: render it first.")
+    rendering.check_engine(ctx)
+    job = region_redo.enqueue_region(ctx.studio, render_id, painted_mask(value), engine=ctx.engine_name())
+    return [job.id]
+
+
+def wire(tab: "StoryTab", run: Any, after_inputs: set, everything: set) -> None:
+    """Connect the quality tools' events: the likeness list follows the history, the region
+    panel loads the story's render when opened and closes when that render changes, and
+    Redo queues, waits and refreshes like the render buttons."""
+    ui, ctx = tab.ui, tab.ctx
+    ui.history_ids.change(lambda ids: likeness_lines(ctx, ids), ui.history_ids, ui.history_likeness)
+    ui.shown_render.change(lambda: gr.Accordion(open=False), None, ui.region_box)
+    ui.region_box.expand(lambda render_id: editor_picture(ctx, render_id), ui.shown_render, ui.region_editor)
+
+    @user_errors(fallback=lambda *_: {ui.jobs: []})
+    def queue_redo(view: Optional[PanelView], render_id: Optional[int], value: Any) -> Outputs:
+        ids = queue_region(ctx, view, render_id, value)
+        return {ui.jobs: ids, ui.status: f"<p>Panel {view.number}: region redo queued…</p>"}
+
+    (ui.redo_btn.click(queue_redo, [ui.loaded, ui.shown_render, ui.region_editor], {ui.jobs, ui.status},
+                       show_progress="hidden")
+     .then(run.wait, ui.jobs, {ui.jobs}, show_progress_on=ui.status, concurrency_limit=None)
+     .then(run.after, after_inputs, everything, show_progress="hidden"))
