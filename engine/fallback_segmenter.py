@@ -157,12 +157,8 @@ class FallbackSegmenter:
 
     name = "fallback"
 
-    def segment(
-        self,
-        image: ImageLike,
-        points: Sequence[Point] = (),
-        box: Optional[PixelBox] = None,
-    ) -> tuple[np.ndarray, float]:
+    def segment(self, image: ImageLike, points: Sequence[Point] = (),
+                box: Optional[PixelBox] = None) -> tuple[np.ndarray, float]:
         """Mask and score (1.0 when something was cut out, else 0.0). A box restricts the
         search and supplies its own border."""
         pil = to_pil(image)

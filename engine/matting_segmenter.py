@@ -74,12 +74,8 @@ class MattingSegmenter:
                                                     mode="bilinear", align_corners=False)
         return alpha[0, 0].cpu().numpy()
 
-    def segment(
-        self,
-        image: ImageLike,
-        points: Sequence[Point] = (),
-        box: Optional[PixelBox] = None,
-    ) -> tuple[np.ndarray, float]:
+    def segment(self, image: ImageLike, points: Sequence[Point] = (),
+                box: Optional[PixelBox] = None) -> tuple[np.ndarray, float]:
         """Mask of the matte (alpha >= 0.5) within the box, parts chosen by the clicks; the
         score is the mean confidence of the matte inside the mask."""
         pil = to_pil(image)

@@ -102,12 +102,8 @@ class SamSegmenter:
         """Load a checkpoint file (Meta's, or one saved from the same architecture)."""
         return cls(load_sam(path, model_type, builder), model_type, device)
 
-    def segment(
-        self,
-        image: ImageLike,
-        points: Sequence[Point] = (),
-        box: Optional[PixelBox] = None,
-    ) -> tuple[np.ndarray, float]:
+    def segment(self, image: ImageLike, points: Sequence[Point] = (),
+                box: Optional[PixelBox] = None) -> tuple[np.ndarray, float]:
         """Mask for the clicks and/or box; with no prompt at all, the whole picture is the box.
 
         One click alone is ambiguous (a shirt or the person?): SAM then proposes three

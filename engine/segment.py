@@ -41,12 +41,8 @@ class Segmenter(Protocol):
     name: str
     """Which segmenter made a mask, e.g. 'sam vit_b' or 'fallback (background estimate)'."""
 
-    def segment(
-        self,
-        image: ImageLike,
-        points: Sequence[Point] = (),
-        box: Optional[PixelBox] = None,
-    ) -> tuple[np.ndarray, float]:
+    def segment(self, image: ImageLike, points: Sequence[Point] = (),
+                box: Optional[PixelBox] = None) -> tuple[np.ndarray, float]:
         """Return (mask, score): mask is a bool H x W array of the picture's size, score the
         backend's confidence in [0, 1]."""
 

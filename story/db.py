@@ -14,13 +14,15 @@ from __future__ import annotations
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from story.errors import StorageError
+from story.errors import NotFound, StorageError
+
+Row = TypeVar("Row")
 
 BUSY_TIMEOUT_S = 30.0
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -148,3 +150,11 @@ class Database:
     def close(self) -> None:
         self.writer.dispose()
         self.reader.dispose()
+
+
+def get_row(session: Session, model: type[Row], row_id: int) -> Row:
+    """The `model` row with this id, or NotFound naming it ("No render with id 3.")."""
+    row = session.get(model, row_id)
+    if row is None:
+        raise NotFound(f"No {model.__name__.lower()} with id {row_id}.")
+    return row

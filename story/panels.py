@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from engine.box import Box
+from story.db import get_row
 from story.characters import CharacterRef, character_row
 from story.errors import Conflict, InvalidInput, NotFound
 from story.listing import panel_views
@@ -42,10 +43,7 @@ def check_box(box: Optional[Sequence[float]]) -> Optional[Box]:
 
 
 def panel_row(session: Session, panel_id: int) -> Panel:
-    row = session.get(Panel, panel_id)
-    if row is None:
-        raise NotFound(f"No panel with id {panel_id}.")
-    return row
+    return get_row(session, Panel, panel_id)
 
 
 def _view(session: Session, panel_id: int) -> PanelView:

@@ -17,7 +17,8 @@ from typing import Any, Mapping, Optional, Union
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from story.errors import InvalidInput, NotFound
+from story.db import get_row
+from story.errors import InvalidInput
 from story.models import Panel, Render, utcnow
 from story.numbers import MAX_INTEGER
 from story.panels import new_seed
@@ -149,10 +150,7 @@ def render_all(
 
 
 def _job(session: Session, render_id: int) -> Render:
-    row = session.get(Render, render_id)
-    if row is None:
-        raise NotFound(f"No render with id {render_id}.")
-    return row
+    return get_row(session, Render, render_id)
 
 
 def cancel(studio: Studio, render_id: int) -> RenderView:

@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image
 
 from engine.region import RegionRedo
+from story.db import get_row
 from story.errors import InvalidInput, NotFound
 from story.latent_assets import load_latents
 from story.models import Panel, Render
@@ -46,9 +47,7 @@ def enqueue_region(studio: Studio, render_id: int, mask: Image.Image, *, engine:
     """Queue a redo of the painted region of finished render `render_id` (selected when done,
     like a re-render). Raises InvalidInput/NotFound before writing anything."""
     with studio.db.read() as session:
-        parent = session.get(Render, render_id)
-        if parent is None:
-            raise NotFound(f"No render with id {render_id}.")
+        parent = get_row(session, Render, render_id)
         if parent.status != "done" or parent.image_hash is None:
             raise InvalidInput(f"Render {render_id} is {parent.status}; only a finished render's region can be redone.")
         if parent.engine != engine:

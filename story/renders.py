@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from story.db import get_row
 from story.errors import InvalidInput, NotFound
 from story.models import Render
 from story.panels import _edit, panel_row
@@ -21,10 +22,7 @@ def list_renders(studio: Studio, panel_id: int) -> list[RenderView]:
 
 def get_render(studio: Studio, render_id: int) -> RenderView:
     with studio.db.read() as session:
-        row = session.get(Render, render_id)
-        if row is None:
-            raise NotFound(f"No render with id {render_id}.")
-        return RenderView.of(row)
+        return RenderView.of(get_row(session, Render, render_id))
 
 
 def _panel_render(session, panel_id: int, render_id: int) -> Render:

@@ -163,7 +163,6 @@ def letter_panel(panel: ComicPanel, rect: Rect, cast: Cast, settings: PageSettin
     """The caption in the panel's first corner, then balloons and narration boxes in reading
     order, each where it covers the least of any character; tails reach the speakers."""
     result = Lettering()
-    rtl = settings.reading_direction == "rtl"
     placed: list[Rect] = []
     if panel.caption:
         placed.append(_caption_box(panel, panel.caption, rect, settings, result, corner=True,
