@@ -197,11 +197,14 @@ class ProjectsTab:
 def _wire(tab: ProjectsTab) -> None:
     ui = tab.ui
     created = {ui.project, ui.new_name, ui.tabs}
+    # progress on the list, not on the tabs: a status on gr.Tabs makes Gradio 6 re-read every
+    # component inside on every later event (ImageEditors re-upload themselves; see quality_ui.wire)
+    on_list = {"show_progress_on": ui.table}
     ui.project.change(tab.refresh, ui.project, tab.listing_outputs)
-    ui.table.select(tab.open_row, ui.row_ids, {ui.project, ui.tabs})
-    ui.create_btn.click(tab.create, [ui.new_name, ui.new_author, ui.new_style], created)
-    ui.new_name.submit(tab.create, [ui.new_name, ui.new_author, ui.new_style], created)
-    ui.sample_btn.click(tab.open_sample, None, {ui.project, ui.tabs})
+    ui.table.select(tab.open_row, ui.row_ids, {ui.project, ui.tabs}, **on_list)
+    ui.create_btn.click(tab.create, [ui.new_name, ui.new_author, ui.new_style], created, **on_list)
+    ui.new_name.submit(tab.create, [ui.new_name, ui.new_author, ui.new_style], created, **on_list)
+    ui.sample_btn.click(tab.open_sample, None, {ui.project, ui.tabs}, **on_list)
     ui.import_btn.click(tab.import_file, [ui.upload, ui.import_title], {ui.project, ui.upload, ui.import_title})
     ui.rename_btn.click(tab.rename, [ui.project, ui.rename_box], tab.listing_outputs)
     ui.bundle_btn.click(tab.export_bundle, ui.project, {ui.bundle_download})
