@@ -67,17 +67,22 @@ def keep_best_toggle() -> gr.Checkbox:
 
 
 def build_history_parts() -> dict[str, Any]:
-    """Under the history: the likeness list and the closed 'Redo one region' panel (the
-    panel's render to paint on, and the button)."""
-    parts: dict[str, Any] = {"history_likeness": gr.Markdown(elem_id="history-likeness")}
+    """Under the history: the likeness list and the closed 'Redo one region' panel (a line
+    naming the render it shows, that render to paint on, the button, and the hidden copy of
+    the painting that Redo sends)."""
+    parts: dict[str, Any] = {"history_likeness": gr.Markdown(elem_id="history-likeness"),
+                             "region_open": gr.State(False)}
     with gr.Accordion("Redo one region", open=False, elem_id="region-redo") as parts["region_box"]:
         gr.Markdown("Paint over the part of the panel's render to draw again (new seed); the rest "
-                    "stays exactly as it is. The result is a new render in the history.")
+                    "stays exactly as it is. The result is a new render in the history, and the "
+                    "panel below shows it, ready for the next region.")
+        parts["region_target"] = gr.Markdown(elem_id="region-target")
         parts["region_editor"] = gr.ImageEditor(
             type="pil", label="Paint the region", sources=(), height=420, layers=False, transforms=(),
             format="png", brush=gr.Brush(colors=["#ff3366"], default_size=40, color_mode="fixed"),
             elem_id="region-editor")
         parts["redo_btn"] = gr.Button("Redo the painted region", elem_id="redo-region")
+        parts["region_sent"] = gr.ImageEditor(type="pil", format="png", visible=False)  # what Redo sends
     return parts
 
 
@@ -115,6 +120,13 @@ def editor_picture(ctx: AppContext, render_id: Optional[int]) -> Optional[Image.
     return picture
 
 
+def target_note(render_id: Optional[int]) -> str:
+    """Above the editor: which render a stroke is painted on."""
+    if render_id is None:
+        return "No render to paint on yet."
+    return f"Painting on render **#{render_id}**, the one the story uses."
+
+
 def painted_mask(value: Any) -> Image.Image:
     """The painted strokes of an ImageEditor value as a mask (white = painted)."""
     layers = [layer for layer in (value or {}).get("layers") or [] if layer is not None]
@@ -138,21 +150,52 @@ def queue_region(ctx: AppContext, view: Optional[PanelView], render_id: Optional
     return [job.id]
 
 
+class RegionHandlers:
+    """The 'Redo one region' panel's handlers: load the story's render when the panel opens
+    and again, fresh and unpainted, whenever that render changes while it is open (after a
+    redo: the new render, ready for the next region); queue the painted region."""
+
+    def __init__(self, tab: "StoryTab") -> None:
+        self.ui, self.ctx = tab.ui, tab.ctx
+
+    def opened(self, render_id: Optional[int]) -> Outputs:
+        return {self.ui.region_open: True, **self.reloaded(render_id, True)}
+
+    def closed(self) -> Outputs:
+        return {self.ui.region_open: False}
+
+    def reloaded(self, render_id: Optional[int], is_open: bool) -> Outputs:
+        """The render to paint on while the panel is open; nothing while it is closed (it
+        loads when opened: no picture is sent to a hidden editor)."""
+        if not is_open:
+            return {}
+        return {self.ui.region_editor: editor_picture(self.ctx, render_id),
+                self.ui.region_target: target_note(render_id)}
+
+    @user_errors(fallback=lambda self, *_: {self.ui.jobs: []})
+    def queue_redo(self, view: Optional[PanelView], render_id: Optional[int], value: Any) -> Outputs:
+        ids = queue_region(self.ctx, view, render_id, value)
+        return {self.ui.jobs: ids, self.ui.status: f"<p>Panel {view.number}: region redo queued…</p>"}
+
+
 def wire(tab: "StoryTab", run: Any, after_inputs: set, everything: set) -> None:
     """Connect the quality tools' events: the likeness list follows the history, the region
-    panel loads the story's render when opened and closes when that render changes, and
-    Redo queues, waits and refreshes like the render buttons."""
+    panel shows the story's render while open, and Redo queues, waits and refreshes like the
+    render buttons (the refresh brings the new render into the open panel)."""
     ui, ctx = tab.ui, tab.ctx
+    region = RegionHandlers(tab)
     ui.history_ids.change(lambda ids: likeness_lines(ctx, ids), ui.history_ids, ui.history_likeness)
-    ui.shown_render.change(lambda: gr.Accordion(open=False), None, ui.region_box)
-    ui.region_box.expand(lambda render_id: editor_picture(ctx, render_id), ui.shown_render, ui.region_editor)
-
-    @user_errors(fallback=lambda *_: {ui.jobs: []})
-    def queue_redo(view: Optional[PanelView], render_id: Optional[int], value: Any) -> Outputs:
-        ids = queue_region(ctx, view, render_id, value)
-        return {ui.jobs: ids, ui.status: f"<p>Panel {view.number}: region redo queued…</p>"}
-
-    (ui.redo_btn.click(queue_redo, [ui.loaded, ui.shown_render, ui.region_editor], {ui.jobs, ui.status},
-                       show_progress="hidden")
+    # Gradio 6 re-reads (exports and uploads) an ImageEditor on every later event of the page once
+    # it or a block around it had an event's status, as an output or a server event's input
+    # (js/core update_state -> sync_current_value_to_node): statuses go to a State, and Redo hands
+    # the painting to a hidden copy in the browser (a js-only step has no status).
+    quiet = {"show_progress": "hidden", "show_progress_on": ui.region_open}
+    shown = {ui.region_editor, ui.region_target}
+    ui.region_box.expand(region.opened, ui.shown_render, {ui.region_open, *shown}, **quiet)
+    ui.region_box.collapse(region.closed, None, {ui.region_open}, **quiet)
+    ui.shown_render.change(region.reloaded, [ui.shown_render, ui.region_open], shown, **quiet)
+    (ui.redo_btn.click(None, ui.region_editor, ui.region_sent, js="(painted) => painted")
+     .then(region.queue_redo, [ui.loaded, ui.shown_render, ui.region_sent], {ui.jobs, ui.status},
+           show_progress="hidden")
      .then(run.wait, ui.jobs, {ui.jobs}, show_progress_on=ui.status, concurrency_limit=None)
      .then(run.after, after_inputs, everything, show_progress="hidden"))

@@ -65,8 +65,11 @@ class StoryUI:
     drop_btn: gr.Button
     keep_best: gr.Checkbox        # the quality tools (app/quality_ui.py)
     history_likeness: gr.Markdown
+    region_open: gr.State         # whether the 'Redo one region' panel is open
     region_box: gr.Accordion
+    region_target: gr.Markdown
     region_editor: gr.ImageEditor
+    region_sent: gr.ImageEditor   # hidden: the painting Redo sends (see quality_ui.wire)
     redo_btn: gr.Button
 
     @property

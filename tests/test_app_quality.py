@@ -1,8 +1,11 @@
 """The Story tab's quality tools in process, on a real studio and the draft engine's worker
 thread: likeness on history captions and in the routing legend, keep-best, region redo from
-an ImageEditor value."""
+an ImageEditor value, the region panel's handlers and how its events are wired."""
 from __future__ import annotations
 
+import warnings
+
+import gradio as gr
 import numpy as np
 import pytest
 from PIL import Image
@@ -15,6 +18,7 @@ from engine.registry import EngineConfig
 from story import panels, projects, queue, renders
 from story.errors import InvalidInput
 from story.worker import Worker
+from tests.app_helpers import toasts
 from tests.draft_helpers import BLUE, RED
 from tests.queue_helpers import add_pictured_character
 
@@ -37,6 +41,13 @@ def panel(studio):
 
 def no_progress(*_args, **_kwargs) -> None:
     """Stands in for gr.Progress: the handlers only report to it."""
+
+
+def stroke_over(picture: Image.Image, box: tuple[int, int, int, int]) -> dict:
+    """An ImageEditor value with one painted rectangle on `picture`."""
+    layer = Image.new("RGBA", picture.size, (0, 0, 0, 0))
+    layer.paste((255, 51, 102, 255), box)
+    return {"background": picture, "layers": [layer], "composite": picture}
 
 
 def test_keep_best_selects_the_best_variant_and_captions_show_likeness(ctx, studio, panel):
@@ -63,10 +74,7 @@ def test_region_redo_from_the_image_editor_keeps_the_unpainted_pixels(ctx, studi
     with pytest.raises(InvalidInput, match="Paint the region"):
         quality_ui.queue_region(ctx, first, first.selected_render_id, {"background": shown, "layers": [],
                                                                        "composite": shown})
-    stroke = Image.new("RGBA", (160, 128), (0, 0, 0, 0))
-    stroke.paste((255, 51, 102, 255), (10, 20, 90, 100))
-    ids = quality_ui.queue_region(ctx, first, first.selected_render_id,
-                                  {"background": shown, "layers": [stroke], "composite": shown})
+    ids = quality_ui.queue_region(ctx, first, first.selected_render_id, stroke_over(shown, (10, 20, 90, 100)))
     rendering.wait_for(ctx, ids, no_progress)
     after = panels.get_panel(studio, panel.id)
     redo = renders.get_render(studio, after.selected_render_id)
@@ -92,3 +100,70 @@ def test_blend_flags_show_under_the_legend():
                                               "looks like B.</p>")
     assert quality_ui.history_label(flagged) == " · likeness 0.40 ⚠ blend?"
     assert quality_ui.legend_notes(flagged) == ["likeness 0.90", "likeness 0.40"]
+
+
+def test_the_region_panel_shows_each_new_render_and_redoes_regions_in_a_row(ctx, studio, panel):
+    from app import story_tab
+
+    with gr.Blocks():
+        tab = story_tab.build(ctx, gr.State(None))
+    ui, region = tab.ui, quality_ui.RegionHandlers(tab)
+    rendering.wait_for(ctx, rendering.queue_panel(ctx, panel, "same", 1), no_progress)
+    chain = [panels.get_panel(studio, panel.id).selected_render_id]
+    assert region.reloaded(chain[0], False) == {}  # a closed panel gets no picture
+    opened = region.opened(chain[0])
+    assert opened[ui.region_open] is True and f"#{chain[0]}**" in opened[ui.region_target]
+    for box in ((10, 20, 90, 100), (100, 10, 150, 60)):
+        view = panels.get_panel(studio, panel.id)
+        shown = region.reloaded(view.selected_render_id, True)[ui.region_editor]  # fresh: no strokes
+        assert isinstance(shown, Image.Image) and shown.size == (160, 128)
+        queued = region.queue_redo(view, view.selected_render_id, stroke_over(shown, box))
+        assert "region redo queued" in queued[ui.status]
+        rendering.wait_for(ctx, queued[ui.jobs], no_progress)
+        chain.append(panels.get_panel(studio, panel.id).selected_render_id)
+        redo = renders.get_render(studio, chain[-1])
+        assert redo.parent_render_id == chain[-2] and redo.region_hash is not None
+    last = np.asarray(studio.assets.open(renders.get_render(studio, chain[-1]).image_hash).convert("RGB"))
+    shown = region.reloaded(chain[-1], True)
+    assert np.array_equal(np.asarray(shown[ui.region_editor]), last) and f"#{chain[-1]}**" in shown[ui.region_target]
+    assert region.closed() == {ui.region_open: False}
+
+
+def test_a_redo_with_nothing_painted_says_so_and_queues_nothing(ctx, studio, panel):
+    from app import story_tab
+
+    with gr.Blocks():
+        tab = story_tab.build(ctx, gr.State(None))
+    rendering.wait_for(ctx, rendering.queue_panel(ctx, panel, "same", 1), no_progress)
+    view = panels.get_panel(studio, panel.id)
+    shown = quality_ui.editor_picture(ctx, view.selected_render_id)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        out = quality_ui.RegionHandlers(tab).queue_redo(view, view.selected_render_id,
+                                                        {"background": shown, "layers": [], "composite": shown})
+    assert out == {tab.ui.jobs: []} and any("Paint the region" in t for t in toasts(record))
+    assert len(renders.list_renders(studio, panel.id)) == 1
+
+
+def test_no_event_makes_gradio_reread_the_region_editor(studio):
+    """Gradio 6 exports and uploads an ImageEditor on every later event once it, or a block
+    around it, has had an event's status (as an output, a progress target, or an input of a
+    server event): the painting reaches the server through a hidden copy, and every event
+    writing the editor or a block around it (its panel, the tabs) shows its progress elsewhere."""
+    from app.ui import build_app
+    from tests.app_helpers import app_context
+
+    demo = build_app(app_context(studio))
+    editor = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "region-editor")
+    watched, block = set(), editor
+    while block is not None:  # the editor and every block around it: its panel, the tab, the tabs
+        watched.add(block)
+        block = block.parent
+    assert any(isinstance(b, gr.Tabs) for b in watched)
+    server_fns = [f for f in demo.fns.values() if f.fn is not None]
+    assert not [f.name for f in server_fns if editor in f.inputs]
+    for f in server_fns:
+        if watched & set(f.outputs):
+            assert f.show_progress_on and not watched & set(f.show_progress_on), f.name
+    handoff = [f for f in demo.fns.values() if f.fn is None and editor in f.inputs]
+    assert len(handoff) == 1 and handoff[0].outputs[0].visible is False
