@@ -21,9 +21,10 @@ from tests.draft_helpers import figure
 HOSTILE = "<img src=x> [link](http://a) **b**"
 
 
-def opened_story(studio, *, worker=False, names=("Mira", "Fox", "Captain"), count=4):
+def opened_story(studio, *, worker=False, names=("Mira", "Fox", "Captain"), count=4, engine="draft"):
     """A four-panel story with three characters (pictures for the first two), the app built
-    over it and the story opened on a Page; returns (tab, page, project, panel ids, ctx)."""
+    over it (for `engine`) and the story opened on a Page; returns (tab, page, project, panel
+    ids, ctx)."""
     project = projects.create_project(studio, "Pier")
     for i, name in enumerate(names):
         alias = name.upper() if name == "Captain" else None
@@ -31,7 +32,7 @@ def opened_story(studio, *, worker=False, names=("Mira", "Fox", "Captain"), coun
         characters.add_character(studio, project.id, name, alias=alias, description=f"{name.lower()} in a coat",
                                  image=picture[0] if picture else None, mask=picture[1] if picture else None)
     ids = [panels.add_panel(studio, project.id, prompt=f"Mira on the pier, scene {i + 1}").id for i in range(count)]
-    ctx = app_context(studio, worker=worker)
+    ctx = app_context(studio, worker=worker, engine=engine)
     with gr.Blocks():
         from app import story_tab
 
@@ -199,6 +200,16 @@ def test_deleting_a_panel_asks_first_and_shows_its_neighbour(studio):
 def test_the_draft_engine_hides_steps_and_guidance(studio):
     tab, *_ = opened_story(studio)
     assert tab.ui.fields["steps"].visible is False and tab.ui.fields["guidance"].visible is False
+
+
+def test_an_engine_that_samples_shows_steps_and_guidance_and_saves_them(studio):
+    tab, page, _, ids, _ = opened_story(studio, engine="anystory")  # described, never loaded
+    ui = tab.ui
+    assert ui.fields["steps"].visible is True and ui.fields["guidance"].visible is True
+    page[ui.fields["steps"]], page[ui.fields["guidance"]] = 12, 2.5
+    page.apply(tab.save_clicked(page.data(ui.editor_inputs)))
+    stored = panels.get_panel(studio, ids[0]).overrides
+    assert (stored["steps"], stored["guidance"]) == (12, 2.5)
 
 
 def test_user_text_is_shown_as_text_in_the_header_confirmations_and_render_notes(studio):
