@@ -174,6 +174,9 @@ def test_save_pick_update_and_delete(tab, tmp_path, studio):
     picked = tab.pick(tab.project_id, gr.SelectData(None, {"index": 0, "value": None}))
     assert picked[tab.name] == "Mira" and iou(picked[tab.selection].mask, FIGURE) > 0.9
     assert not picked[tab.selection].changed
+    blank = tab.empty_form()  # "+ New character" while Mira is in the form
+    assert (blank[tab.current], blank[tab.name], blank[tab.alias], blank[tab.picture]) == (None, "", "", None)
+    assert blank[tab.selection].image is None and blank[tab.preview] is None
     tab.save(tab.project_id, picked[tab.current], "Mira", "", "a girl with a badge", picked[tab.selection])
     stored = characters.get_character(studio, tab.project_id, "Mira")
     assert stored.version == 1 and stored.alias is None and stored.description == "a girl with a badge"
