@@ -61,6 +61,14 @@ def test_refresh_lists_the_cast_and_says_what_cuts_out_in_words(tab, studio):
     assert shown[tab.current] is None and shown[tab.picture] is None
 
 
+def test_opening_the_tab_lists_the_cast_afresh_and_leaves_the_form(tab, studio):
+    characters.add_character(studio, tab.project_id, "Mira", alias="ROLE-A")  # e.g. in another browser tab
+    opened = tab.tab_opened(tab.project_id)
+    assert list(opened) == [tab.cast]  # the form is left as it is
+    assert [caption for _, caption in opened[tab.cast]] == ["Mira · ROLE-A"]
+    assert tab.tab_opened(None) == {tab.cast: []}
+
+
 def test_an_upload_is_cut_out_at_once_and_leaves_gradio_s_folder(tab, tmp_path):
     path = _upload(tmp_path, _scene())
     shown = tab.uploaded(path)
