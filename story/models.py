@@ -46,13 +46,6 @@ class Timestamped:
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-class Versioned(Timestamped):
-    """A row the writer edits: every edit bumps `version`, so an edit made from a stale copy
-    is refused (story/panels.py) and a character's encodings are keyed by it (story/encodings.py)."""
-
-    version: Mapped[int] = mapped_column(default=1)
-
-
 class Project(Timestamped, Base):
     __tablename__ = "projects"
 
@@ -68,7 +61,7 @@ class Project(Timestamped, Base):
     panels: Mapped[list[Panel]] = owned_rows("project", order_by="Panel.position")
 
 
-class Character(Versioned, Base):
+class Character(Timestamped, Base):
     __tablename__ = "characters"
     __table_args__ = (
         UniqueConstraint("project_id", "name_key"),
@@ -81,6 +74,7 @@ class Character(Versioned, Base):
     name_key: Mapped[str] = mapped_column(String(200))
     alias: Mapped[Optional[str]] = mapped_column(String(100))
     description: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[int] = mapped_column(default=1)  # a new picture bumps it: keys the cached encodings
 
     project: Mapped[Project] = relationship(back_populates="characters")
     images: Mapped[list[CharacterImage]] = owned_rows("character", order_by="CharacterImage.position")
@@ -106,7 +100,7 @@ class CharacterImage(Base):
     character: Mapped[Character] = relationship(back_populates="images")
 
 
-class Panel(Versioned, Base):
+class Panel(Timestamped, Base):
     __tablename__ = "panels"
     __table_args__ = (Index(None, "project_id", "position"),)
 
@@ -120,6 +114,7 @@ class Panel(Versioned, Base):
     selected_render_id: Mapped[Optional[int]] = mapped_column(
         ForeignKey("renders.id", ondelete="SET NULL", use_alter=True)
     )
+    version: Mapped[int] = mapped_column(default=1)  # every edit bumps it: a stale edit is refused
 
     project: Mapped[Project] = relationship(back_populates="panels")
     characters: Mapped[list[PanelCharacter]] = owned_rows("panel", order_by="PanelCharacter.position")
