@@ -84,7 +84,9 @@ class RenderResult:
 
 @runtime_checkable
 class Generator(Protocol):
-    """A panel backend (see engine/draft.py and engine/anystory/)."""
+    """A panel backend (see engine/draft.py and engine/anystory/). One without a sampler says
+    so with a class attribute `samples = False` (the draft): `steps` and `guidance` of its
+    requests mean nothing, and the editor hides them (engine.registry.describe_engine)."""
 
     name: str
 
