@@ -84,9 +84,9 @@ class RenderResult:
 
 @runtime_checkable
 class Generator(Protocol):
-    """A panel backend (see engine/draft.py and engine/anystory/). One without a sampler says
-    so with a class attribute `samples = False` (the draft): `steps` and `guidance` of its
-    requests mean nothing, and the editor hides them (engine.registry.describe_engine)."""
+    """A panel backend (see engine/draft.py and engine/anystory/). Its class attribute `samples`
+    says whether it samples: where it does not (the draft), a request's `steps` and `guidance`
+    mean nothing and the editor hides them (engine.registry.describe_engine)."""
 
     name: str
 

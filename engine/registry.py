@@ -98,9 +98,9 @@ def describe_engine(name: str) -> Optional[EngineDescription]:
 
         return EngineDescription(DraftGenerator.parameters(), samples=DraftGenerator.samples)
     if name in ("anystory", "anystory-tiny"):
-        from engine.anystory.params import describe_params
+        from engine.anystory.params import SAMPLES, describe_params
 
-        return EngineDescription(describe_params(), samples=True)  # FLUX flow matching: steps and guidance
+        return EngineDescription(describe_params(), samples=SAMPLES)
     return None
 
 
