@@ -142,6 +142,11 @@ class CharactersTab:
         """The picture with the selection drawn on it, the cut-out preview, the state."""
         return {self.picture: sel.overlay(), self.preview: sel.preview(), self.selection: sel}
 
+    def tab_opened(self, project_id: Optional[int]) -> dict[Any, Any]:
+        """The tab was opened: the cast afresh (another browser tab may have changed it), the
+        form untouched (the writer may be halfway through it)."""
+        return {self.cast: cast_gallery(self.ctx, project_id)}
+
     def empty_form(self) -> dict[Any, Any]:
         """A blank form for a new character."""
         return {self.current: None, self.name: "", self.alias: "", self.description: "",
@@ -275,8 +280,6 @@ class CharactersTab:
                                [self.confirm_box] + self.outputs)
 
 
-def build(ctx: AppContext, project: gr.State) -> tuple[Any, list[Any]]:
-    """Lay out the Characters tab and wire its events; returns its refresh function and
-    outputs (the cast gallery first)."""
-    tab = CharactersTab(ctx, project)
-    return tab.refresh, tab.outputs
+def build(ctx: AppContext, project: gr.State) -> CharactersTab:
+    """Lay out the Characters tab and wire its events; returns its handlers."""
+    return CharactersTab(ctx, project)

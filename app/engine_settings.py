@@ -2,8 +2,9 @@
 its parameters, or a JSON object for an engine that has none.
 
 Descriptions are plain data (name, type, default, default_multi, minimum, maximum, help), as
-each engine's `Generator.parameters()` gives them (engine.registry.engine_parameters asks
-without loading the engine or torch). The draft engine has no parameters. A control left at
+each engine's `Generator.parameters()` gives them, with whether the engine samples (uses the
+panel's steps and guidance); engine.registry.describe_engine asks without loading the engine
+or torch. The draft engine has no parameters and no sampler. A control left at
 its default stores nothing, so the panel follows the engine's defaults (which may depend on
 the number of characters); only values the writer changed go into the panel's
 `overrides["params"][engine]`.
@@ -15,22 +16,11 @@ import json
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from engine.registry import engine_parameters
+from engine.registry import describe_engine
 
 Description = tuple[dict[str, Any], ...]
-NO_SAMPLING = ("draft",)
-"""Engines that ignore steps and guidance (the draft lays out cut-outs): the editor hides them."""
 FIRST = ("layout_freedom",)
 """Parameters a writer reaches for first: shown above the other advanced settings."""
-
-
-def describe(engine: str) -> Optional[Description]:
-    """The parameters of `engine` as it describes them (engine.registry.engine_parameters):
-    () for none (draft), None when it does not describe them."""
-    described = engine_parameters(engine)
-    if described is None:
-        return None
-    return tuple(sorted(described, key=lambda p: p["name"] not in FIRST))
 
 
 def parse_json(text: str) -> dict[str, Any]:
@@ -74,12 +64,19 @@ class EngineSettings:
     """How one engine's advanced settings appear in the editor and go into the overrides."""
 
     engine: str
-    params: Optional[Description]
+    params: Optional[Description]  # () for none (draft), None when the engine does not describe them
+    sampled: bool = True
+    """True when the engine uses the panel's steps and guidance (an undescribed one may)."""
 
     @classmethod
     @functools.cache
     def of(cls, engine: str) -> "EngineSettings":
-        return cls(engine, describe(engine))
+        """The settings of `engine` as it describes itself, the writer's first ones first."""
+        described = describe_engine(engine)
+        if described is None:
+            return cls(engine, None)
+        params = tuple(sorted(described.parameters, key=lambda p: p["name"] not in FIRST))
+        return cls(engine, params, described.samples)
 
     @property
     def as_json(self) -> bool:
@@ -89,11 +86,6 @@ class EngineSettings:
     def control_count(self) -> int:
         """How many editor controls show the settings (one JSON box when undescribed)."""
         return 1 if self.params is None else len(self.params)
-
-    @property
-    def sampled(self) -> bool:
-        """True when the engine uses the panel's steps and guidance."""
-        return self.engine not in NO_SAMPLING
 
     def shown(self, stored: dict[str, Any], n_subjects: int) -> dict[str, Any]:
         """What the controls show: the stored values over the defaults for this many characters."""

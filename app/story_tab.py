@@ -82,8 +82,15 @@ class StoryTab:
 
     @user_errors
     def tab_opened(self, project_id: Optional[int], view: Optional[PanelView]) -> Outputs:
-        """The Story tab was opened: fresh list (the open panel stays selected), editor untouched."""
-        return self.listing(project_id, view.position if view else None)
+        """The Story tab was opened: fresh list with the open panel selected where it is now
+        (another tab may have moved or deleted panels), editor untouched."""
+        position = None
+        if view is not None:
+            try:
+                position = panels.get_panel(self.ctx.studio, view.id).position
+            except NotFound:
+                pass  # deleted elsewhere: nothing to select
+        return self.listing(project_id, position)
 
     def render_parts(self, view: PanelView, box_map: dict, size: str) -> Outputs:
         """What depends on the panel's renders: history, status, overlay base, deletable renders."""

@@ -69,7 +69,7 @@ def build_app(ctx: AppContext) -> gr.Blocks:
             with gr.Tab("Projects", id="projects") as projects_page:
                 projects_ui = projects_tab.build(ctx, project, header, tabs)
             with gr.Tab("Characters", id="characters") as characters_page:
-                _, cast_outputs = characters_tab.build(ctx, project)
+                characters = characters_tab.build(ctx, project)
             with gr.Tab("Story", id="story") as story_page:
                 story = story_tab.build(ctx, project)
             with gr.Tab("Export", id="export"):
@@ -81,7 +81,7 @@ def build_app(ctx: AppContext) -> gr.Blocks:
         demo.load(_reopen(ctx), last_project, project).then(projects_ui.refresh, project, projects_ui.listing_outputs)
         project.change(lambda p: p, project, last_project)
         projects_page.select(projects_ui.refresh, project, projects_ui.listing_outputs)
-        characters_page.select(lambda p: characters_tab.cast_gallery(ctx, p), project, cast_outputs[0])
+        characters_page.select(characters.tab_opened, project, {characters.cast})
         story_page.select(story.tab_opened, [project, story.ui.loaded], story.listing_outputs)
         settings_page.select(lambda: settings_tab.status_text(ctx), None, status)
     return demo

@@ -84,7 +84,9 @@ class RenderResult:
 
 @runtime_checkable
 class Generator(Protocol):
-    """A panel backend (see engine/draft.py and engine/anystory/)."""
+    """A panel backend (see engine/draft.py and engine/anystory/). Its class attribute `samples`
+    says whether it samples: where it does not (the draft), a request's `steps` and `guidance`
+    mean nothing and the editor hides them (engine.registry.describe_engine)."""
 
     name: str
 

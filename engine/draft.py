@@ -87,6 +87,8 @@ class DraftGenerator:
     beyond the request's seed."""
 
     name = "draft"
+    samples = False
+    """No sampler: a request's `steps` and `guidance` mean nothing here (engine.registry.describe_engine)."""
 
     @property
     def fingerprint(self) -> str:

@@ -80,15 +80,31 @@ def create_generator(config: EngineConfig) -> Generator:
     return AnyStoryGenerator.from_config(config)
 
 
-def engine_parameters(name: str) -> Optional[list[dict[str, Any]]]:
-    """What the named engine's `Generator.parameters()` gives, without loading the engine (the
-    AnyStory description is plain Python); None for an engine name this checkout does not know."""
+@dataclass(frozen=True)
+class EngineDescription:
+    """What the app may know of an engine before loading it: the advanced settings its
+    `Generator.parameters()` gives, and whether it samples (only then do a request's `steps`
+    and `guidance` mean anything; the editor hides them otherwise)."""
+
+    parameters: list[dict[str, Any]]
+    samples: bool
+
+
+def describe_engine(name: str) -> Optional[EngineDescription]:
+    """The named engine's description, without loading the engine or torch (the AnyStory
+    settings are plain Python); None for an engine name this checkout does not know."""
     if name == "draft":
         from engine.draft import DraftGenerator
 
-        return DraftGenerator.parameters()
+        return EngineDescription(DraftGenerator.parameters(), samples=DraftGenerator.samples)
     if name in ("anystory", "anystory-tiny"):
-        from engine.anystory.params import describe_params
+        from engine.anystory.params import SAMPLES, describe_params
 
-        return describe_params()
+        return EngineDescription(describe_params(), samples=SAMPLES)
     return None
+
+
+def engine_parameters(name: str) -> Optional[list[dict[str, Any]]]:
+    """What the named engine's `Generator.parameters()` gives (describe_engine), or None."""
+    described = describe_engine(name)
+    return None if described is None else described.parameters

@@ -62,7 +62,10 @@ def _file_name(key: Key) -> str:
 
 
 def _header_metadata(data: bytes) -> dict[str, str]:
-    """The `__metadata__` of a safetensors file (8-byte little-endian header length, JSON)."""
+    """The `__metadata__` of safetensors bytes that safetensors has read without error (so the
+    header is a JSON object and its metadata maps strings to strings): the 8-byte
+    little-endian header length, then the header. safetensors reads metadata only from a
+    file path (safe_open), not from bytes already read and checksummed."""
     length = int.from_bytes(data[:8], "little")
     return json.loads(data[8:8 + length]).get("__metadata__", {})
 
@@ -70,8 +73,8 @@ def _header_metadata(data: bytes) -> dict[str, str]:
 def _decode(data: bytes, fingerprint: str) -> Optional[SubjectEncoding]:
     """Tensors and metadata of a cached file; None when it is unreadable or not this engine's."""
     try:
+        tensors = load_tensors(data)  # first: it validates the header _header_metadata reads
         meta = _header_metadata(data)
-        tensors = load_tensors(data)
         extra = json.loads(meta.get("meta", "{}"))
     except (SafetensorError, ValueError, UnicodeDecodeError):
         return None

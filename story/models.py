@@ -31,7 +31,22 @@ class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
-class Project(Base):
+def owned_rows(back_populates: str, *, order_by: str, **options: Any) -> Any:
+    """A one-to-many of rows that belong to this one, listed in `order_by` order. A row taken
+    out of the list is deleted; deleting this one deletes its rows too, those not loaded by
+    the foreign key's ON DELETE CASCADE (they are not loaded just to be deleted)."""
+    return relationship(back_populates=back_populates, cascade="all, delete-orphan", passive_deletes=True,
+                        order_by=order_by, **options)
+
+
+class Timestamped:
+    """When a row was made and last changed (SQLAlchemy sets `updated_at` on every update)."""
+
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Project(Timestamped, Base):
     __tablename__ = "projects"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -41,20 +56,12 @@ class Project(Base):
     style: Mapped[str] = mapped_column(String(100), default="(No style)")
     page_settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     render_defaults: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    characters: Mapped[list[Character]] = relationship(
-        back_populates="project", cascade="all, delete-orphan", passive_deletes=True,
-        order_by="Character.id",
-    )
-    panels: Mapped[list[Panel]] = relationship(
-        back_populates="project", cascade="all, delete-orphan", passive_deletes=True,
-        order_by="Panel.position",
-    )
+    characters: Mapped[list[Character]] = owned_rows("project", order_by="Character.id")
+    panels: Mapped[list[Panel]] = owned_rows("project", order_by="Panel.position")
 
 
-class Character(Base):
+class Character(Timestamped, Base):
     __tablename__ = "characters"
     __table_args__ = (
         UniqueConstraint("project_id", "name_key"),
@@ -67,15 +74,10 @@ class Character(Base):
     name_key: Mapped[str] = mapped_column(String(200))
     alias: Mapped[Optional[str]] = mapped_column(String(100))
     description: Mapped[str] = mapped_column(Text, default="")
-    version: Mapped[int] = mapped_column(default=1)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(default=1)  # a new picture bumps it: keys the cached encodings
 
     project: Mapped[Project] = relationship(back_populates="characters")
-    images: Mapped[list[CharacterImage]] = relationship(
-        back_populates="character", cascade="all, delete-orphan", passive_deletes=True,
-        order_by="CharacterImage.position",
-    )
+    images: Mapped[list[CharacterImage]] = owned_rows("character", order_by="CharacterImage.position")
 
 
 class CharacterImage(Base):
@@ -98,7 +100,7 @@ class CharacterImage(Base):
     character: Mapped[Character] = relationship(back_populates="images")
 
 
-class Panel(Base):
+class Panel(Timestamped, Base):
     __tablename__ = "panels"
     __table_args__ = (Index(None, "project_id", "position"),)
 
@@ -112,23 +114,12 @@ class Panel(Base):
     selected_render_id: Mapped[Optional[int]] = mapped_column(
         ForeignKey("renders.id", ondelete="SET NULL", use_alter=True)
     )
-    version: Mapped[int] = mapped_column(default=1)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(default=1)  # every edit bumps it: a stale edit is refused
 
     project: Mapped[Project] = relationship(back_populates="panels")
-    characters: Mapped[list[PanelCharacter]] = relationship(
-        back_populates="panel", cascade="all, delete-orphan", passive_deletes=True,
-        order_by="PanelCharacter.position",
-    )
-    balloons: Mapped[list[Balloon]] = relationship(
-        back_populates="panel", cascade="all, delete-orphan", passive_deletes=True,
-        order_by="Balloon.position",
-    )
-    renders: Mapped[list[Render]] = relationship(
-        back_populates="panel", cascade="all, delete-orphan", passive_deletes=True,
-        order_by="Render.id", foreign_keys="Render.panel_id",
-    )
+    characters: Mapped[list[PanelCharacter]] = owned_rows("panel", order_by="PanelCharacter.position")
+    balloons: Mapped[list[Balloon]] = owned_rows("panel", order_by="Balloon.position")
+    renders: Mapped[list[Render]] = owned_rows("panel", order_by="Render.id", foreign_keys="Render.panel_id")
 
 
 class PanelCharacter(Base):

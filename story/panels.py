@@ -205,6 +205,22 @@ def update_panel(
     return save_panel(studio, panel_id, expected_version=expected_version, **changes)
 
 
+def set_panel_characters(
+    studio: Studio, panel_id: int, characters: Iterable[CharacterSpec], *,
+    expected_version: Optional[int] = None,
+) -> PanelView:
+    """Replace the panel's characters (in order), each with an optional normalised box."""
+    return save_panel(studio, panel_id, expected_version=expected_version, characters=characters)
+
+
+def set_dialogue(
+    studio: Studio, panel_id: int, balloons: Iterable[BalloonSpec], *,
+    expected_version: Optional[int] = None,
+) -> PanelView:
+    """Replace the panel's dialogue: (speaker or None, kind, text) in reading order."""
+    return save_panel(studio, panel_id, expected_version=expected_version, balloons=balloons)
+
+
 def scene_notes(studio: Studio, view: PanelView, asked: Iterable[str] = ()) -> list[str]:
     """What the writer should hear about a panel's scene: characters that joined because it
     names them (those not in `asked`, the names the writer ticked or listed) and capitalised
@@ -229,28 +245,6 @@ def panels_mentioning(studio: Studio, project: ProjectRef, ref: CharacterRef) ->
         prompts = session.execute(select(Panel.position, Panel.prompt).where(Panel.project_id == project_id)
                                   .order_by(Panel.position))
         return [position + 1 for position, prompt in prompts if find_references(prompt, texts)]
-
-
-def set_panel_characters(
-    studio: Studio, panel_id: int, characters: Iterable[CharacterSpec], *,
-    expected_version: Optional[int] = None,
-) -> PanelView:
-    """Replace the panel's characters (in order), each with an optional normalised box."""
-    with studio.db.write() as session:
-        row = _edit(session, panel_id, expected_version)
-        _set_characters(session, row, characters)
-        return _view(session, panel_id)
-
-
-def set_dialogue(
-    studio: Studio, panel_id: int, balloons: Iterable[BalloonSpec], *,
-    expected_version: Optional[int] = None,
-) -> PanelView:
-    """Replace the panel's dialogue: (speaker or None, kind, text) in reading order."""
-    with studio.db.write() as session:
-        row = _edit(session, panel_id, expected_version)
-        _set_balloons(session, row, balloons)
-        return _view(session, panel_id)
 
 
 def _compact(session: Session, project_id: int) -> None:

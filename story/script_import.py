@@ -40,13 +40,6 @@ ALIAS_WORD = re.compile(r"(?<![\w-])ROLE-[A-Za-z0-9]+(?![\w-])")
 
 
 @dataclass(frozen=True)
-class ScriptCharacter:
-    name: str
-    alias: str
-    description: str
-
-
-@dataclass(frozen=True)
 class Shot:
     number: int
     prompt: str
@@ -57,7 +50,7 @@ class Shot:
 @dataclass(frozen=True)
 class Script:
     synopsis: str
-    characters: list[ScriptCharacter]
+    characters: list[CharacterText]  # id: the place in 角色表; alias: always set
     shots: list[Shot]
 
 
@@ -107,7 +100,8 @@ def _filled(value: str, key: str, where: str) -> str:
     return value
 
 
-def _character(obj: Any, where: str) -> ScriptCharacter:
+def _character(obj: Any, index: int) -> CharacterText:
+    where = f"角色表[{index}]"
     name = obj.get("角色名") if isinstance(obj, dict) else None
     if isinstance(name, str) and name.strip():
         where = f"{where} ({name.strip()})"
@@ -118,13 +112,13 @@ def _character(obj: Any, where: str) -> ScriptCharacter:
         clean_name(row.name, "character")
     except InvalidInput as exc:
         raise InvalidInput(f"{where}: {exc}") from exc
-    return ScriptCharacter(row.name, alias, _filled(row.simple_prompt, "simple_prompt", where))
+    return CharacterText(index, row.name, alias, _filled(row.simple_prompt, "simple_prompt", where))
 
 
-def _characters(table: list[Any]) -> list[ScriptCharacter]:
-    found: list[ScriptCharacter] = []
+def _characters(table: list[Any]) -> list[CharacterText]:
+    found: list[CharacterText] = []
     for index, obj in enumerate(table):
-        character = _character(obj, f"角色表[{index}]")
+        character = _character(obj, index)
         for other in found:
             if other.alias == character.alias:
                 raise InvalidInput(f"角色表: the alias {character.alias} is used by both {other.name} and {character.name}.")
@@ -145,7 +139,7 @@ def _shot_number(obj: dict[str, Any], where: str) -> int:
     return number
 
 
-def _shot(obj: Any, where: str, characters: list[ScriptCharacter]) -> Shot:
+def _shot(obj: Any, where: str, characters: list[CharacterText]) -> Shot:
     if not isinstance(obj, dict):
         raise InvalidInput(f"{where} must be an object.")
     number = _shot_number(obj, where)
@@ -159,8 +153,7 @@ def _shot(obj: Any, where: str, characters: list[ScriptCharacter]) -> Shot:
             raise InvalidInput(
                 f"{where} names {alias}, which is not an alias in 角色表 ({', '.join(sorted(known)) or 'none'})."
             )
-    texts = [CharacterText(i, c.name, c.alias, c.description) for i, c in enumerate(characters)]
-    mentioned = [c.alias for c in find_references(prompt, texts)]
+    mentioned = [c.alias for c in find_references(prompt, characters)]
     aliases = mentioned + [a for a in dict.fromkeys(act_roles) if a not in mentioned]
     return Shot(number, prompt, caption, tuple(aliases))
 

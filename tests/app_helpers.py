@@ -15,9 +15,9 @@ from story.studio import Studio
 from story.worker import Worker
 
 
-def app_context(studio: Studio, *, worker: bool = False) -> AppContext:
-    """The app's context on the draft engine; with `worker`, a running draft worker."""
-    ctx = AppContext(studio, EngineConfig(engine="draft"))
+def app_context(studio: Studio, *, worker: bool = False, engine: str = "draft") -> AppContext:
+    """The app's context on `engine` (not loaded); with `worker`, a running draft worker."""
+    ctx = AppContext(studio, EngineConfig(engine=engine))
     if worker:
         ctx.worker = Worker(studio, DraftGenerator(), poll_s=0.05)
         ctx.worker.start()

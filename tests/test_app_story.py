@@ -21,9 +21,10 @@ from tests.draft_helpers import figure
 HOSTILE = "<img src=x> [link](http://a) **b**"
 
 
-def opened_story(studio, *, worker=False, names=("Mira", "Fox", "Captain"), count=4):
+def opened_story(studio, *, worker=False, names=("Mira", "Fox", "Captain"), count=4, engine="draft"):
     """A four-panel story with three characters (pictures for the first two), the app built
-    over it and the story opened on a Page; returns (tab, page, project, panel ids, ctx)."""
+    over it (for `engine`) and the story opened on a Page; returns (tab, page, project, panel
+    ids, ctx)."""
     project = projects.create_project(studio, "Pier")
     for i, name in enumerate(names):
         alias = name.upper() if name == "Captain" else None
@@ -31,7 +32,7 @@ def opened_story(studio, *, worker=False, names=("Mira", "Fox", "Captain"), coun
         characters.add_character(studio, project.id, name, alias=alias, description=f"{name.lower()} in a coat",
                                  image=picture[0] if picture else None, mask=picture[1] if picture else None)
     ids = [panels.add_panel(studio, project.id, prompt=f"Mira on the pier, scene {i + 1}").id for i in range(count)]
-    ctx = app_context(studio, worker=worker)
+    ctx = app_context(studio, worker=worker, engine=engine)
     with gr.Blocks():
         from app import story_tab
 
@@ -196,9 +197,71 @@ def test_deleting_a_panel_asks_first_and_shows_its_neighbour(studio):
     assert page[ui.loaded].id == ids[2]
 
 
+def test_a_render_clicked_in_the_history_is_used_and_shows_where_its_characters_went(studio):
+    tab, page, _, ids, ctx = opened_story(studio, worker=True)
+    ui, run = tab.ui, RenderHandlers(tab)
+    try:
+        render_click(tab, page)
+        render_click(tab, page, seed="new")
+    finally:
+        ctx.worker.stop(5)
+    older = renders.list_renders(studio, ids[0])[0]
+    assert panels.get_panel(studio, ids[0]).selected_render_id != older.id
+    page[ui.fields["caption"]] = "typed before the click"
+    page.apply(run.use(page.data(ui.editor_inputs | {ui.history_ids}), select(page[ui.history_ids].index(older.id))))
+    stored = panels.get_panel(studio, ids[0])
+    assert stored.selected_render_id == older.id and stored.caption == "typed before the click"  # saved first
+    assert page[ui.fields["seed"]] == older.seed and page[ui.shown_render] == older.id
+    shown = run.routing(older.id, True)
+    assert shown[ui.routes_row]["visible"] is True and shown[ui.routes_image] is not None
+    assert "<b>Mira</b>" in shown[ui.routes_legend] and "% of the panel" in shown[ui.routes_legend]
+    assert run.routing(older.id, False) == {ui.routes_row: gr.update(visible=False)}
+
+
+def test_ticking_characters_and_clearing_a_box(studio):
+    from app.story_boxes import BoxHandlers
+
+    tab, page, _, _, _ = opened_story(studio)
+    ui, boxes = tab.ui, BoxHandlers(tab)
+    view, size, box = page[ui.loaded], page[ui.fields["size"]], (0.1, 0.2, 0.5, 1.0)
+    both = boxes.cast_changed(view, ["Mira", "Fox"], {"Mira": box}, size)
+    assert both[ui.boxes] == {"Mira": box, "Fox": None} and both[ui.box_for]["choices"] == ["Mira", "Fox"]
+    assert both[ui.preview] is not None  # the boxes drawn on the blank panel
+    assert boxes.cast_changed(view, ["Fox"], {"Mira": box}, size)[ui.boxes] == {"Fox": None}  # untick: box gone
+    cleared = boxes.cleared(view, {"Mira": box, "Fox": box}, "Mira", size)
+    assert cleared[ui.boxes] == {"Mira": None, "Fox": box} and cleared[ui.corner] is None
+
+
+def test_the_editor_s_small_buttons(studio):
+    tab, page, project, _, _ = opened_story(studio, engine="anystory")
+    ui = tab.ui
+    seeds = {tab.new_seed()[ui.fields["seed"]] for _ in range(3)}
+    assert len(seeds) == 3 and all(0 <= seed < 2**31 for seed in seeds)
+    router = [p["name"] for p in tab.settings.params].index("enable_router")
+    assert tab.reset_settings(["Mira"])[ui.fields[f"advanced{router}"]] is False  # the published defaults
+    assert tab.reset_settings(["Mira", "Fox"])[ui.fields[f"advanced{router}"]] is True  # several characters
+    assert tab.keep() == {ui.confirm_box: gr.update(visible=False)}
+    panels.add_panel(studio, project.id, prompt="added in another tab", position=0)
+    listed = tab.tab_opened(project.id, page[ui.loaded])
+    assert len(listed[ui.strip]["value"]) == 5 and listed[ui.strip]["selected_index"] == 1  # where it is now
+    assert ui.loaded not in listed and ui.fields["prompt"] not in listed  # the editor is left as typed
+    panels.delete_panel(studio, page[ui.loaded].id)  # in another tab
+    assert len(tab.tab_opened(project.id, page[ui.loaded])[ui.strip]) == 4  # a plain list: nothing selected
+
+
 def test_the_draft_engine_hides_steps_and_guidance(studio):
     tab, *_ = opened_story(studio)
     assert tab.ui.fields["steps"].visible is False and tab.ui.fields["guidance"].visible is False
+
+
+def test_an_engine_that_samples_shows_steps_and_guidance_and_saves_them(studio):
+    tab, page, _, ids, _ = opened_story(studio, engine="anystory")  # described, never loaded
+    ui = tab.ui
+    assert ui.fields["steps"].visible is True and ui.fields["guidance"].visible is True
+    page[ui.fields["steps"]], page[ui.fields["guidance"]] = 12, 2.5
+    page.apply(tab.save_clicked(page.data(ui.editor_inputs)))
+    stored = panels.get_panel(studio, ids[0]).overrides
+    assert (stored["steps"], stored["guidance"]) == (12, 2.5)
 
 
 def test_user_text_is_shown_as_text_in_the_header_confirmations_and_render_notes(studio):
@@ -320,6 +383,26 @@ def test_the_projects_tab_creates_renames_and_deletes_after_asking(studio, capsy
     assert projects.get_project(studio, project_id).name == "The Pier"  # asking deletes nothing
     assert tab.delete(project_id)[ui.project] is None
     assert projects.list_projects(studio) == []
+
+
+def test_the_projects_tab_opens_a_row_or_the_sample_and_keeps_a_story_it_asked_about(studio):
+    from app import projects_tab
+
+    ctx = app_context(studio, worker=True)
+    try:
+        with gr.Blocks():
+            tab = projects_tab.build(ctx, gr.State(None), gr.HTML(), gr.Tabs())
+        ui = tab.ui
+        sample = tab.open_sample(progress=lambda *a, **k: None)[ui.project]
+        assert all(p.selected_render_id is not None for p in projects.get_project(studio, sample).panels)
+    finally:
+        ctx.worker.stop(5)
+    mine = projects.create_project(studio, "Mine").id
+    ids = tab.refresh(None)[ui.row_ids]
+    opened = tab.open_row(ids, select([ids.index(mine), 0]))
+    assert opened[ui.project] == mine and opened[ui.tabs].selected == "story"
+    assert tab.keep() == {ui.confirm_box: gr.update(visible=False)}
+    assert {p.id for p in projects.list_projects(studio)} == {sample, mine}
 
 
 def test_move_duplicate_reload_and_box_drawing(studio):

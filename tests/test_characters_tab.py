@@ -61,6 +61,14 @@ def test_refresh_lists_the_cast_and_says_what_cuts_out_in_words(tab, studio):
     assert shown[tab.current] is None and shown[tab.picture] is None
 
 
+def test_opening_the_tab_lists_the_cast_afresh_and_leaves_the_form(tab, studio):
+    characters.add_character(studio, tab.project_id, "Mira", alias="ROLE-A")  # e.g. in another browser tab
+    opened = tab.tab_opened(tab.project_id)
+    assert list(opened) == [tab.cast]  # the form is left as it is
+    assert [caption for _, caption in opened[tab.cast]] == ["Mira · ROLE-A"]
+    assert tab.tab_opened(None) == {tab.cast: []}
+
+
 def test_an_upload_is_cut_out_at_once_and_leaves_gradio_s_folder(tab, tmp_path):
     path = _upload(tmp_path, _scene())
     shown = tab.uploaded(path)
@@ -174,6 +182,9 @@ def test_save_pick_update_and_delete(tab, tmp_path, studio):
     picked = tab.pick(tab.project_id, gr.SelectData(None, {"index": 0, "value": None}))
     assert picked[tab.name] == "Mira" and iou(picked[tab.selection].mask, FIGURE) > 0.9
     assert not picked[tab.selection].changed
+    blank = tab.empty_form()  # "+ New character" while Mira is in the form
+    assert (blank[tab.current], blank[tab.name], blank[tab.alias], blank[tab.picture]) == (None, "", "", None)
+    assert blank[tab.selection].image is None and blank[tab.preview] is None
     tab.save(tab.project_id, picked[tab.current], "Mira", "", "a girl with a badge", picked[tab.selection])
     stored = characters.get_character(studio, tab.project_id, "Mira")
     assert stored.version == 1 and stored.alias is None and stored.description == "a girl with a badge"

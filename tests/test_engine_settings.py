@@ -6,7 +6,8 @@ import gradio as gr
 import pytest
 
 from app import engine_controls
-from app.engine_settings import EngineSettings, describe
+from app.engine_settings import EngineSettings
+from engine.anystory.params import describe_params
 from app.panel_form import PanelForm
 from story import characters, panels, projects
 
@@ -28,21 +29,23 @@ SETTINGS = EngineSettings("described", PARAMS)
 
 
 def test_draft_has_no_settings_and_unknown_engines_fall_back_to_json():
-    assert describe("draft") == ()
-    assert describe("some-other-engine") is None
+    assert EngineSettings.of("draft").params == ()
+    assert EngineSettings.of("some-other-engine").params is None
     assert EngineSettings.of("some-other-engine").as_json
 
 
 @pytest.mark.parametrize("engine", ["anystory", "anystory-tiny"])
-def test_anystory_is_described_by_its_params_module_once_it_is_installed(engine):
-    described = describe(engine)
-    try:
-        from engine.anystory.params import describe_params
-    except ModuleNotFoundError:
-        assert described is None  # before the engine is merged: the JSON box
-        return
-
+def test_anystory_is_described_by_its_params_module(engine):
+    described = EngineSettings.of(engine).params
     assert sorted(described, key=lambda p: p["name"]) == sorted(describe_params(), key=lambda p: p["name"])
+
+
+@pytest.mark.parametrize("engine, sampled", [("draft", False), ("anystory", True), ("anystory-tiny", True),
+                                             ("some-other-engine", True)])
+def test_steps_and_guidance_follow_the_engines_own_description(engine, sampled):
+    # The draft says it has no sampler (DraftGenerator.samples); an engine nobody describes
+    # keeps the two controls, since it may use them.
+    assert EngineSettings.of(engine).sampled is sampled
 
 
 def test_controls_show_bounds_defaults_and_help_with_layout_freedom_first():

@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 from safetensors.numpy import load_file
+from sqlalchemy import update
 
 from engine.draft import DraftGenerator
 from story import characters, panels, projects, queue, renders
 from story.errors import InvalidInput
+from story.models import SubjectEncoding
 from story.routing_maps import load_routing_maps
 from story.worker import Worker
 from tests.draft_helpers import BLUE, GREEN, RED
@@ -116,6 +118,20 @@ def test_missing_or_damaged_encoding_file_is_encoded_again(studio, story, damage
     assert (done.status, generator.encode_calls) == ("done", 1)
     again = load_file(files[0])  # the same encoding, written again
     assert again.keys() == tensors.keys() and all(np.array_equal(again[k], tensors[k]) for k in tensors)
+
+
+@pytest.mark.parametrize("header", [b"[]", b'{"__metadata__": ["not", "strings"]}', b"{"])
+def test_an_unchecked_encoding_file_with_a_bad_header_is_encoded_again(studio, story, header):
+    """A row indexed before migration 0003 has no checksum: the file itself is still checked."""
+    _, ids = story
+    render_now(studio, ids[0])
+    with studio.db.write() as session:
+        session.execute(update(SubjectEncoding).values(sha256=""))
+    files = sorted(studio.data_dir.encodings.glob("*.safetensors"))
+    files[0].write_bytes(len(header).to_bytes(8, "little") + header)
+    generator = CountingGenerator()
+    done = render_now(studio, ids[1], worker=Worker(studio, generator))[0]
+    assert (done.status, generator.encode_calls) == ("done", 1)
 
 
 def run_in_background(worker: Worker, job_id: int, studio) -> None:

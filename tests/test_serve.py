@@ -35,14 +35,15 @@ def test_malformed_auth_is_refused(bad):
         parse_auth(bad)
 
 
-def test_building_the_app_loads_no_heavy_library(tmp_path):
+@pytest.mark.parametrize("engine", ["auto", "anystory"])  # anystory: its settings are read, the engine is not
+def test_building_the_app_loads_no_heavy_library(tmp_path, engine):
     code = (
         "import sys\n"
         "from story.studio import Studio\n"
         "from engine.registry import EngineConfig\n"
         "from app.context import AppContext\n"
         "from app.ui import build_app\n"
-        f"build_app(AppContext(Studio.open({str(tmp_path)!r}), EngineConfig()))\n"
+        f"build_app(AppContext(Studio.open({str(tmp_path)!r}), EngineConfig(engine={engine!r})))\n"
         "print(sorted(m for m in ('torch', 'diffusers', 'transformers', 'segment_anything', 'cv2', 'reportlab')"
         " if m in sys.modules))\n"
     )

@@ -198,23 +198,23 @@ def _width(columns: Union[slice, torch.Tensor]) -> int:
 
 
 def routed_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, layout: Layout,
-                     groups: Optional[Sequence]) -> torch.Tensor:
+                     groups: Optional[Sequence], image_only: bool = False) -> torch.Tensor:
     """The main attention (b, s, h, d) -> (b, s, h*d), batch 1 when routed. Text and subject-token
     queries attend every key; each group of image tokens (engine.anystory.routing.TokenGroup)
     attends the text and image keys plus only its subjects' subject tokens and reference keys.
     This is the published -100 routing bias without building it: a refused key's weight,
     e^-100 ~ 4e-44 of an allowed one's, is nothing in float32 or bfloat16. Without `groups`
-    every query attends every key."""
-    everything = layout.all_subjects
+    every query attends every key. `image_only`: only the image queries' rows (b, image, h*d)."""
+    everything, head = layout.all_subjects, layout.n_head
     if groups is None:
-        return attend(query, key, value, layout.keys_for(everything, key.device)[1])
-    head = layout.n_head
-    out = query.new_empty(query.shape[0], query.shape[1], query.shape[2] * query.shape[3])
-    if head:
+        return attend(query[:, head:] if image_only else query, key, value, layout.keys_for(everything, key.device)[1])
+    first = head if image_only else 0  # the first query row computed
+    out = query.new_empty(query.shape[0], query.shape[1] - first, query.shape[2] * query.shape[3])
+    if head and not image_only:
         out[:, :head] = attend(query[:, :head], key, value, layout.keys_for(everything, key.device)[1])
     for group in groups:
-        rows = group.tokens + head
+        rows = group.tokens + (head - first)
         columns, bias = layout.keys_for(group.subjects, key.device)
         group_key, group_value = (key, value) if columns is None else (key[:, columns], value[:, columns])
-        out[:, rows] = attend(query[:, rows], group_key, group_value, bias)
+        out[:, rows] = attend(query[:, rows + first], group_key, group_value, bias)
     return out

@@ -17,7 +17,7 @@ from engine.base import CancelFn, EngineError, PanelRequest, ProgressFn, RenderR
 from engine.anystory.encoder import SubjectEncoder
 from engine.anystory.loading import TINY_COMPONENTS, Components, load_golden_layout, load_real
 from engine.anystory.memory_loading import vae_tiling
-from engine.anystory.params import AnyStorySettings, describe_params, plan_steps, resolve_params
+from engine.anystory.params import SAMPLES, AnyStorySettings, describe_params, plan_steps, resolve_params
 from engine.anystory.pipeline import (DenoiseHooks, LatentBlend, Prompt, RoutingAverage, Subjects, box_allow,
                                       decode, denoise, image_ids, initial_latents, stack_subjects, to_image)
 from engine.anystory.prompt_cache import PromptCache
@@ -34,6 +34,7 @@ class AnyStoryGenerator:
     """Encodes characters once (deterministically) and renders panels with AnyStory."""
 
     name = "anystory"
+    samples = SAMPLES
 
     def __init__(self, components: Components, identity: dict[str, Any], ref_size: int, text_tokens: int,
                  label: str, cpu_threads: Optional[int] = None):

@@ -53,6 +53,8 @@ PARAMS: tuple[ParamSpec, ...] = (
 )
 
 _BY_NAME = {spec.name: spec for spec in PARAMS}
+SAMPLES = True
+"""AnyStory samples (FLUX flow matching): a panel's steps and guidance apply (engine.registry)."""
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ A stream that is off for a step is simply absent: no tokens, no LoRA, no routing
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, NamedTuple, Optional
 
 import torch
@@ -151,8 +151,9 @@ class StreamTransformer:
             context, image, router = self._double(i, context, image, router, constants)
         tokens = _cat(context, image)
         for i in range(self.n_double, len(self.blocks)):
-            tokens, router = self._single(i, tokens, router, n_context, constants)
-        return model.proj_out(model.norm_out(tokens[:, n_context:], constants.temb))
+            tokens, router = self._single(i, tokens, router, n_context, constants, last=i == len(self.blocks) - 1)
+        # the last single block returns only the image tokens; the slice also covers a model without single blocks
+        return model.proj_out(model.norm_out(tokens[:, -layout.n_image:], constants.temb))
 
     def _constants(self, step: StepInputs, layout: Layout, temb: torch.Tensor, ids: torch.Tensor) -> ForwardConstants:
         """What the layers of this forward share; rotary frequencies from the render's cache."""
@@ -199,8 +200,9 @@ class StreamTransformer:
         return context, image, router
 
     def _single(self, i: int, tokens: torch.Tensor, router: Optional[torch.Tensor], n_context: int,
-                constants: ForwardConstants):
-        """A single block: context and image tokens as one sequence."""
+                constants: ForwardConstants, last: bool = False):
+        """A single block: context and image tokens as one sequence. Only the image tokens leave
+        the `last` block, so there it finishes just those and leaves the router tokens."""
         side = self.main[i][0]
         side_modulation = modulate(side, constants.temb_act)
         projected = self.project(side, tokens, side_modulation, constants.rope_all)
@@ -209,7 +211,10 @@ class StreamTransformer:
         router_proj = self._project_router(i, router, side_modulation, constants)
         out, router_out = self._attention(i, query=projected.query, key=projected.key, value=projected.value,
                                           image=image_tokens, image_side=side, router=router_proj,
-                                          constants=constants)
+                                          constants=constants, last=last)
+        if last:
+            image_rows = replace(projected, mlp=projected.mlp[:, n_context:])
+            return self.finish(side, tokens[:, n_context:], out, image_rows), None
         tokens = self.finish(side, tokens, out, projected)
         router = None if router_proj is None else self.finish(self.router[i], router, router_out, router_proj)
         return tokens, router
@@ -224,18 +229,20 @@ class StreamTransformer:
         return self.project(side, router, modulate(side, constants.temb_act, base_modulation))
 
     def _attention(self, i: int, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, image: ImageTokens,
-                   image_side: Side, router: Optional[Projected], constants: ForwardConstants):
+                   image_side: Side, router: Optional[Projected], constants: ForwardConstants, last: bool = False):
         """Main attention (text, subject and image queries over those keys plus the reference
-        keys, image tokens routed) and the router tokens' attention over image and router keys."""
+        keys, image tokens routed) and the router tokens' attention over image and router keys.
+        In the `last` layer only the image queries are needed and the router only routes."""
         step, router_out = constants.step, None
         groups = step.box_groups  # without the router, boxes alone say where each subject may be attended
         if router is not None:
             groups = self._route(i, image, image_side, router, constants)
-            router_out = attend(router.query, _cat(image.key, router.key), _cat(image.value, router.value))
+            if not last:
+                router_out = attend(router.query, _cat(image.key, router.key), _cat(image.value, router.value))
         if step.ref is not None:
             ref_key, ref_value = step.ref.kv[i]
             key, value = _cat(key, ref_key), _cat(value, ref_value)
-        return routed_attention(query, key, value, constants.layout, groups), router_out
+        return routed_attention(query, key, value, constants.layout, groups, image_only=last), router_out
 
     def _route(self, i: int, image: ImageTokens, image_side: Side, router: Projected,
                constants: ForwardConstants) -> list[TokenGroup]:
