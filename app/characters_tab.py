@@ -15,6 +15,7 @@ from PIL import Image
 
 from app.character_selection import ADD_COLOUR, REMOVE_COLOUR, Selection
 from app.character_delete import delete_warning
+from app.editor_handoff import hand_over, sent_copy
 from app.common import asset_file, inform, need_project, ui_picture, user_errors, warn
 from app.context import AppContext
 from app.settings_segmenter import segmenter_words
@@ -115,6 +116,7 @@ class CharactersTab:
                 brush=gr.Brush(colors=[ADD_COLOUR, REMOVE_COLOUR], color_mode="fixed"),
                 eraser=gr.Eraser(), label="Brush", show_label=False)
             self.brush_btn = gr.Button("Apply brush strokes", size="sm", elem_id="apply-brush")
+            self.brush_sent = sent_copy(self.brush)  # what Apply sends (see app.editor_handoff)
 
     def _form_column(self) -> None:
         self.preview = gr.Image(label="Cut-out on light and dark", interactive=False, height=200,
@@ -270,8 +272,12 @@ class CharactersTab:
         self.picture.select(user_errors(self.clicked), [self.selection, self.mode], shown, concurrency_limit=2)
         self.clear_btn.click(self.cleared, self.selection, shown)
         self.mask_btn.upload(user_errors(self.mask_uploaded), [self.selection, self.mask_btn], shown)
-        self.brush_panel.expand(self.brush_opened, self.selection, self.brush)
-        self.brush_btn.click(user_errors(self.brush_applied), [self.selection, self.brush], shown + [self.brush])
+        # the brush is never a server event's input, and its progress shows on the cut-out
+        # preview: otherwise Gradio re-reads it on every later event (app.editor_handoff)
+        on_preview = {"show_progress_on": self.preview}
+        self.brush_panel.expand(self.brush_opened, self.selection, self.brush, show_progress="hidden", **on_preview)
+        hand_over(self.brush_btn.click, self.brush, self.brush_sent).then(
+            user_errors(self.brush_applied), [self.selection, self.brush_sent], shown + [self.brush], **on_preview)
         self.save_btn.click(user_errors(self.save), [self.project, self.current, self.name, self.alias,
                                                      self.description, self.selection], self.outputs)
         self.delete_btn.click(user_errors(self.ask_delete), [self.project, self.current], confirm)
