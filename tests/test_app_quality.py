@@ -1,6 +1,7 @@
 """The Story tab's quality tools in process, on a real studio and the draft engine's worker
 thread: likeness on history captions and in the routing legend, keep-best, region redo from
-an ImageEditor value, the region panel's handlers and how its events are wired."""
+an ImageEditor value, the region panel's handlers, and how the events of every ImageEditor
+(the region editor, the Characters brush) are wired."""
 from __future__ import annotations
 
 import warnings
@@ -145,25 +146,31 @@ def test_a_redo_with_nothing_painted_says_so_and_queues_nothing(ctx, studio, pan
     assert len(renders.list_renders(studio, panel.id)) == 1
 
 
-def test_no_event_makes_gradio_reread_the_region_editor(studio):
+def test_no_event_makes_gradio_reread_an_image_editor(studio):
     """Gradio 6 exports and uploads an ImageEditor on every later event once it, or a block
     around it, has had an event's status (as an output, a progress target, or an input of a
-    server event): the painting reaches the server through a hidden copy, and every event
-    writing the editor or a block around it (its panel, the tabs) shows its progress elsewhere."""
+    server event): for each visible editor (the Story tab's region, the Characters brush) the
+    painting reaches the server through a hidden copy, and every event writing the editor or a
+    block around it (its panel, the tab, the tabs) shows its progress elsewhere."""
     from app.ui import build_app
     from tests.app_helpers import app_context
 
     demo = build_app(app_context(studio))
-    editor = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "region-editor")
-    watched, block = set(), editor
-    while block is not None:  # the editor and every block around it: its panel, the tab, the tabs
-        watched.add(block)
-        block = block.parent
-    assert any(isinstance(b, gr.Tabs) for b in watched)
+    editors = [b for b in demo.blocks.values() if isinstance(b, gr.ImageEditor) and b.visible]
+    assert sorted(e.elem_id for e in editors) == ["mask-brush", "region-editor"]
     server_fns = [f for f in demo.fns.values() if f.fn is not None]
-    assert not [f.name for f in server_fns if editor in f.inputs]
-    for f in server_fns:
-        if watched & set(f.outputs):
-            assert f.show_progress_on and not watched & set(f.show_progress_on), f.name
-    handoff = [f for f in demo.fns.values() if f.fn is None and editor in f.inputs]
-    assert len(handoff) == 1 and handoff[0].outputs[0].visible is False
+    for editor in editors:
+        watched, block = set(), editor
+        while block is not None:  # the editor and every block around it: its panel, the tab, the tabs
+            watched.add(block)
+            block = block.parent
+        assert any(isinstance(b, gr.Tabs) for b in watched)
+        assert not [f.name for f in server_fns if editor in f.inputs], editor.elem_id
+        for f in server_fns:
+            if watched & set(f.outputs):
+                assert f.show_progress_on and not watched & set(f.show_progress_on), (editor.elem_id, f.name)
+        handoff = [f for f in demo.fns.values() if f.fn is None and editor in f.inputs]
+        assert len(handoff) == 1 and handoff[0].outputs[0].visible is False, editor.elem_id
+        copy = handoff[0].outputs[0]
+        assert [f for f in server_fns if copy in f.inputs], editor.elem_id  # a server event reads the copy
+        assert (copy.type, copy.format) == (editor.type, editor.format)
