@@ -14,6 +14,7 @@ from PIL import Image
 from app import rendering
 from app.common import Outputs, inform, need_panel, user_errors
 from app.context import AppContext
+from app.editor_handoff import hand_over, sent_copy
 from story import likeness, queue, region_redo, renders
 from story.errors import InvalidInput
 from story.views import PanelView, RenderView
@@ -82,7 +83,7 @@ def build_history_parts() -> dict[str, Any]:
             format="png", brush=gr.Brush(colors=["#ff3366"], default_size=40, color_mode="fixed"),
             elem_id="region-editor")
         parts["redo_btn"] = gr.Button("Redo the painted region", elem_id="redo-region")
-        parts["region_sent"] = gr.ImageEditor(type="pil", format="png", visible=False)  # what Redo sends
+        parts["region_sent"] = sent_copy(parts["region_editor"])  # what Redo sends
     return parts
 
 
@@ -185,16 +186,14 @@ def wire(tab: "StoryTab", run: Any, after_inputs: set, everything: set) -> None:
     ui, ctx = tab.ui, tab.ctx
     region = RegionHandlers(tab)
     ui.history_ids.change(lambda ids: likeness_lines(ctx, ids), ui.history_ids, ui.history_likeness)
-    # Gradio 6 re-reads (exports and uploads) an ImageEditor on every later event of the page once
-    # it or a block around it had an event's status, as an output or a server event's input
-    # (js/core update_state -> sync_current_value_to_node): statuses go to a State, and Redo hands
-    # the painting to a hidden copy in the browser (a js-only step has no status).
+    # the editor is never a server event's input, and statuses go to a State: otherwise Gradio
+    # re-reads it on every later event of the page (app.editor_handoff)
     quiet = {"show_progress": "hidden", "show_progress_on": ui.region_open}
     shown = {ui.region_editor, ui.region_target}
     ui.region_box.expand(region.opened, ui.shown_render, {ui.region_open, *shown}, **quiet)
     ui.region_box.collapse(region.closed, None, {ui.region_open}, **quiet)
     ui.shown_render.change(region.reloaded, [ui.shown_render, ui.region_open], shown, **quiet)
-    (ui.redo_btn.click(None, ui.region_editor, ui.region_sent, js="(painted) => painted")
+    (hand_over(ui.redo_btn.click, ui.region_editor, ui.region_sent)
      .then(region.queue_redo, [ui.loaded, ui.shown_render, ui.region_sent], {ui.jobs, ui.status},
            show_progress="hidden")
      .then(run.wait, ui.jobs, {ui.jobs}, show_progress_on=ui.status, concurrency_limit=None)
