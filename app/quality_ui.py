@@ -169,7 +169,7 @@ class RegionHandlers:
         """The render to paint on while the panel is open; nothing while it is closed (it
         loads when opened: no picture is sent to a hidden editor)."""
         if not is_open:
-            return {}
+            return gr.skip()  # Gradio takes an empty dict for "no outputs" only where there are none
         return {self.ui.region_editor: editor_picture(self.ctx, render_id),
                 self.ui.region_target: target_note(render_id)}
 

@@ -56,7 +56,7 @@ class RenderHandlers:
         ui = self.ui
         project_id, view = data[ui.project], data[ui.loaded]
         if not project_id:
-            return {}
+            return gr.skip()
         fresh = panels.get_panel(self.ctx.studio, view.id) if view else None
         out = {**self.tab.listing(project_id, fresh.position if fresh else None)}
         out.pop(ui.fields["cast"])  # choices unchanged; keeps the writer's ticks as they are
@@ -70,9 +70,8 @@ class RenderHandlers:
         return out
 
     @user_errors
-    def cancel(self, project_id: Optional[int], view: Optional[PanelView]) -> Outputs:
+    def cancel(self, project_id: Optional[int], view: Optional[PanelView]) -> None:
         rendering.cancel(self.ctx, need_project(project_id), view.id if view else None)
-        return {}
 
     @user_errors
     def use(self, data: dict, evt: gr.SelectData) -> Outputs:
