@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch import nn
 
 from engine.anystory.attention import Layout, attend, reference_cache, routed_attention
-from engine.anystory.routing import box_groups, winner_groups, winner_maps
+from engine.anystory.routing import NO_SUBJECT, RoutingLinear, TokenGroup, box_groups, winner_groups, winner_maps
 
 HEADS, HEAD_DIM, PER_SUBJECT = 2, 16, 64
 MASKED = -100.0  # the published additive penalty for a key a query must not attend
@@ -81,7 +82,11 @@ def test_routed_attention_equals_the_published_dense_routing_bias(per_redux):
         layout = Layout(n_text=n_text, n_redux=2 * per_redux, n_image=n_image, ref_counts=counts, n_subjects=2,
                         dtype=torch.float32, ref_shift=ref_shift)
         query, key, value = _tokens(layout.n_queries, g), _tokens(layout.n_keys, g), _tokens(layout.n_keys, g)
-        for groups, maps in ((winner_groups(winner, 2), winner_maps(winner, 2)), (box_groups(boxes), boxes.float())):
+        unanimous, one_box = torch.ones(n_image, dtype=torch.long), boxes.clone()
+        one_box[0, 0], one_box[0, 1] = True, False
+        for groups, maps in ((winner_groups(winner, 2), winner_maps(winner, 2)), (box_groups(boxes), boxes.float()),
+                             (winner_groups(unanimous, 2), winner_maps(unanimous, 2)),
+                             (box_groups(one_box), one_box.float())):
             ours = routed_attention(query, key, value, layout, groups)
             published = attend(query, key, value, _published_routing_bias(layout, maps, ref_shift))
             torch.testing.assert_close(ours, published, atol=1e-6, rtol=1e-5)
@@ -98,3 +103,30 @@ def test_groups_cover_every_image_token_once_by_its_subjects():
     assert [(g.subjects, g.tokens.tolist()) for g in box_groups(boxes)] == [
         ((), [3]), ((0,), [0]), ((1,), [2]), ((0, 1), [1])]
     assert winner_maps(winner, 3).tolist() == [[[0, 0, 1, 0, 0, 0], [1, 0, 0, 1, 1, 0], [0, 0, 0, 0, 0, 0]]]
+
+
+def test_a_group_holding_every_image_token_is_a_slice_not_an_index():
+    """Unanimous routing (common on the first steps) and a single box setting need no gather/scatter."""
+    assert winner_groups(torch.full((5,), 2), 3) == [TokenGroup((2,), slice(0, 5))]
+    assert winner_groups(torch.full((5,), NO_SUBJECT), 3) == [TokenGroup((), slice(0, 5))]
+    assert box_groups(torch.tensor([[[1, 1, 1], [1, 1, 1]]]).bool()) == [TokenGroup((0, 1), slice(0, 3))]
+
+
+def _factors(width: int, rank: int, seed: int) -> tuple[nn.Linear, nn.Linear, nn.Linear]:
+    torch.manual_seed(seed)
+    return nn.Linear(width, width), nn.Linear(width, rank, bias=False), nn.Linear(rank, width)
+
+
+def test_a_routing_projection_merges_its_factors_only_where_that_is_smaller_and_computes_the_same():
+    x = torch.randn(1, 40, 32)
+    base, down, up = _factors(32, 128, 0)  # the tiny models: merged 32x32 < factors 2x(32x128)
+    projection = RoutingLinear(base, down, up, merge=True)
+    assert projection.merged is not None
+    published = base(x) + up(down(x))
+    torch.testing.assert_close(projection(x), published, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(projection(x, base_out=base(x)), published, atol=1e-6, rtol=1e-5)
+    wide = RoutingLinear(*_factors(512, 128, 1), merge=True)  # 512x512 > 2x(512x128): kept factored
+    assert wide.merged is None
+    assert RoutingLinear(base, down, up, merge=False).merged is None  # offloaded weights are not in place
+    unmerged = RoutingLinear(base, down, up, merge=False)
+    assert torch.equal(unmerged(x), published)

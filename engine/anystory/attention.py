@@ -39,10 +39,9 @@ class AnyStoryAttnProcessor(FluxAttnProcessor, nn.Module):
 
     Only the weights live here. Its `__call__` is the stock `FluxAttnProcessor`'s, so a plain
     diffusers forward of the transformer still works; AnyStory's own forward
-    (engine.anystory.transformer) never calls it: it reads `query_update`/`key_update` from
-    here in engine.anystory.routing.route_tokens. The processor was kept as their home because
-    the published checkpoint names them so
-    (transformer.<block>.attn.processor.to_{q,k}_routing_map_lora_{A,B}).
+    (engine.anystory.transformer) never calls it: engine.anystory.routing.routing_layer reads
+    the factors from here. The processor was kept as their home because the published
+    checkpoint names them so (transformer.<block>.attn.processor.to_{q,k}_routing_map_lora_{A,B}).
     """
 
     def __init__(self, hidden_size: int, rank: int = LORA_RANK):
@@ -54,14 +53,6 @@ class AnyStoryAttnProcessor(FluxAttnProcessor, nn.Module):
         self.to_k_routing_map_lora_B = nn.Linear(rank, hidden_size, bias=True)
 
     __call__ = FluxAttnProcessor.__call__
-
-    def query_update(self, x: torch.Tensor) -> torch.Tensor:
-        """The routing-map update of the router tokens' base query projection."""
-        return self.to_q_routing_map_lora_B(self.to_q_routing_map_lora_A(x))
-
-    def key_update(self, x: torch.Tensor) -> torch.Tensor:
-        """The routing-map update of the image tokens' key projection."""
-        return self.to_k_routing_map_lora_B(self.to_k_routing_map_lora_A(x))
 
 
 def install_processors(transformer: nn.Module) -> None:
@@ -213,8 +204,13 @@ def routed_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor
     if head and not image_only:
         out[:, :head] = attend(query[:, :head], key, value, layout.keys_for(everything, key.device)[1])
     for group in groups:
-        rows = group.tokens + (head - first)
         columns, bias = layout.keys_for(group.subjects, key.device)
         group_key, group_value = (key, value) if columns is None else (key[:, columns], value[:, columns])
-        out[:, rows] = attend(query[:, rows + first], group_key, group_value, bias)
+        out[:, _offset(group.tokens, head - first)] = attend(query[:, _offset(group.tokens, head)], group_key,
+                                                            group_value, bias)
     return out
+
+
+def _offset(tokens: Union[slice, torch.Tensor], by: int) -> Union[slice, torch.Tensor]:
+    """Image-token rows (a TokenGroup's `tokens`) as rows of a sequence where the image starts at `by`."""
+    return slice(tokens.start + by, tokens.stop + by) if isinstance(tokens, slice) else tokens + by

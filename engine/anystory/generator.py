@@ -39,7 +39,8 @@ class AnyStoryGenerator:
     def __init__(self, components: Components, identity: dict[str, Any], ref_size: int, text_tokens: int,
                  label: str, cpu_threads: Optional[int] = None):
         self.components = components
-        self.model = StreamTransformer(components.pipe.transformer, components.loras)
+        self.model = StreamTransformer(components.pipe.transformer, components.loras,
+                                       merge_routing=not components.offload)
         self.encoder = SubjectEncoder(components.siglip, components.embedders, components.pipe, ref_size)
         self.ref_size, self.text_tokens, self.label = ref_size, text_tokens, label
         identity = {**identity, "ref_size": ref_size, "dtype": str(components.dtype)}

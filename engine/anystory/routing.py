@@ -11,7 +11,7 @@ exist only when a render asks for them (`winner_maps`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Union
 
 import torch
 from torch import nn
@@ -21,12 +21,24 @@ from engine.anystory.attention import AnyStoryAttnProcessor, rope
 NO_SUBJECT = -1
 
 
+Tokens = Union[torch.Tensor, slice]
+
+
 @dataclass(frozen=True)
 class TokenGroup:
-    """Image tokens (indices into the image tokens) that attend the same subjects' keys."""
+    """Image tokens that attend the same subjects' keys: indices into the image tokens, or
+    `slice(0, n)` when the group holds every image token (no gather or scatter needed)."""
 
     subjects: tuple[int, ...]
-    tokens: torch.Tensor
+    tokens: Tokens
+
+
+def _grouped(codes: torch.Tensor, values: list[int], counts: list[int]) -> list[Tokens]:
+    """The tokens of each present code (`values`, with their `counts`), in increasing order:
+    one slice when a single code holds them all."""
+    if len(values) == 1:
+        return [slice(0, counts[0])]
+    return list(torch.argsort(codes, stable=True).split(counts))
 
 
 def box_groups(allow: torch.Tensor) -> list[TokenGroup]:
@@ -35,18 +47,18 @@ def box_groups(allow: torch.Tensor) -> list[TokenGroup]:
     n_subjects = allow.shape[1]
     bits = 1 << torch.arange(n_subjects, device=allow.device)
     codes = (allow[0].long() * bits[:, None]).sum(dim=0)
-    values, counts = torch.unique(codes, return_counts=True)
-    order = torch.argsort(codes, stable=True)
+    values, counts = (v.tolist() for v in torch.unique(codes, return_counts=True))
     return [TokenGroup(tuple(j for j in range(n_subjects) if value >> j & 1), tokens)
-            for value, tokens in zip(values.tolist(), order.split(counts.tolist()))]
+            for value, tokens in zip(values, _grouped(codes, values, counts))]
 
 
 def winner_groups(winner: torch.Tensor, n_subjects: int) -> list[TokenGroup]:
     """Image tokens grouped by their (tokens,) winning subject (NO_SUBJECT: none), as `box_groups`."""
     counts = torch.bincount(winner + 1, minlength=n_subjects + 1).tolist()
-    order = torch.argsort(winner, stable=True)
-    subjects = [()] + [(j,) for j in range(n_subjects)]
-    return [TokenGroup(s, tokens) for s, tokens, count in zip(subjects, order.split(counts), counts) if count]
+    present = [(code, count) for code, count in enumerate(counts) if count]
+    values, kept = [code for code, _ in present], [count for _, count in present]
+    return [TokenGroup(() if code == 0 else (code - 1,), tokens)
+            for code, tokens in zip(values, _grouped(winner, values, kept))]
 
 
 def winner_maps(winner: torch.Tensor, n_subjects: int) -> torch.Tensor:
@@ -55,41 +67,84 @@ def winner_maps(winner: torch.Tensor, n_subjects: int) -> torch.Tensor:
     return (winner[None] == torch.arange(n_subjects, device=winner.device)[:, None]).float()[None]
 
 
-@dataclass
-class RouterInputs:
-    """What one layer needs for its routing decision: normalised router tokens, the router's
-    base query projection (without its LoRA), normalised image tokens and their key projection."""
+class RoutingLinear:
+    """One routing-map projection of a layer: a base linear layer of the transformer plus the
+    layer processor's routing-map LoRA (`down`, `up`; engine.anystory.attention), as published:
+    base(x) + up(down(x)). Where the merged matrix W + up·down is no larger than the two factors
+    (a rank at least half the width: the tiny test models, rank 128 on width 32) it costs no
+    more memory and less arithmetic, so `merge` computes it once and uses it; quantized or
+    offloaded weights are never merged."""
 
-    router_x: torch.Tensor
-    router_query: torch.Tensor
-    image_x: torch.Tensor
-    image_key: torch.Tensor
+    def __init__(self, base: nn.Linear, down: nn.Linear, up: nn.Linear, merge: bool):
+        self.base, self.down, self.up = base, down, up
+        self.merged: Optional[nn.Linear] = None
+        rank = down.out_features
+        if merge and base.in_features * base.out_features <= rank * (base.in_features + base.out_features) \
+                and all(_plain(m) for m in (base, down, up)):
+            self.merged = _merge(base, down, up)
+
+    def __call__(self, x: torch.Tensor, base_out: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """The projection of `x`; `base_out`: base(x) when the caller already has it."""
+        if self.merged is not None:
+            return self.merged(x)
+        return (self.base(x) if base_out is None else base_out) + self.up(self.down(x))
+
+
+def _plain(layer: nn.Module) -> bool:
+    """A stock nn.Linear with ordinary float weights (not quantized by bitsandbytes or torchao)."""
+    return type(layer) is nn.Linear and type(layer.weight.data) is torch.Tensor and layer.weight.is_floating_point()
+
+
+def _merge(base: nn.Linear, down: nn.Linear, up: nn.Linear) -> nn.Linear:
+    """One linear layer computing base(x) + up(down(x)), summed in float64."""
+    weight = base.weight.double() + up.weight.double() @ down.weight.double()
+    bias = torch.zeros(base.out_features, dtype=torch.float64, device=base.weight.device)
+    for b in (base.bias, up.bias):
+        if b is not None:
+            bias = bias + b.double()
+    merged = nn.Linear(base.in_features, base.out_features, device=base.weight.device, dtype=base.weight.dtype)
+    with torch.no_grad():
+        merged.weight.copy_(weight)
+        merged.bias.copy_(bias)
+    return merged
 
 
 @dataclass(frozen=True)
-class RoutingNorms:
-    """The query/key norms, head size and the image tokens' rotary frequencies the routing
-    logits use."""
+class RoutingLayer:
+    """What one layer's routing decision uses besides its inputs: the router query and image
+    key projections (`RoutingLinear`), the query/key norms and head size."""
 
+    query: RoutingLinear
+    key: RoutingLinear
     norm_q: nn.Module
     norm_k: nn.Module
     head_dim: int
-    rope_image: tuple
 
 
-def route_tokens(processor: AnyStoryAttnProcessor, inputs: RouterInputs, norms: RoutingNorms, n_subjects: int,
-                 refused: Optional[torch.Tensor] = None) -> torch.Tensor:
+def routing_layer(processor: AnyStoryAttnProcessor, query_base: nn.Linear, key_base: nn.Linear, norm_q: nn.Module,
+                  norm_k: nn.Module, head_dim: int, merge: bool) -> RoutingLayer:
+    """A layer's RoutingLayer: `query_base`/`key_base` are the base projections of the router
+    tokens' and the image tokens' sides; the routing-map LoRAs live on `processor`."""
+    p = processor
+    return RoutingLayer(query=RoutingLinear(query_base, p.to_q_routing_map_lora_A, p.to_q_routing_map_lora_B, merge),
+                        key=RoutingLinear(key_base, p.to_k_routing_map_lora_A, p.to_k_routing_map_lora_B, merge),
+                        norm_q=norm_q, norm_k=norm_k, head_dim=head_dim)
+
+
+def route_tokens(layer: RoutingLayer, router_x: torch.Tensor, image_x: torch.Tensor, image_key: torch.Tensor,
+                 rope_image: tuple, n_subjects: int, refused: Optional[torch.Tensor] = None) -> torch.Tensor:
     """(tokens,) winning subject per image token (batch 1): the subject whose head- and
-    token-averaged router query gives the largest logit (float32). With `refused` (tokens,
-    subjects) bool, where character boxes keep subjects out, a subject only competes where
-    allowed, and a token no subject may take goes to none of them (NO_SUBJECT)."""
-    query = inputs.router_query + processor.query_update(inputs.router_x)
-    query = norms.norm_q(query.unflatten(-1, (-1, norms.head_dim)))  # at position 0: no rotary turn
+    token-averaged router query gives the largest logit (float32). `router_x`/`image_x`: the
+    normalised router and image tokens; `image_key`: the image tokens' base key projection;
+    `rope_image`: their rotary frequencies. With `refused` (tokens, subjects) bool, where
+    character boxes keep subjects out, a subject only competes where allowed, and a token no
+    subject may take goes to none of them (NO_SUBJECT)."""
+    query = layer.norm_q(layer.query(router_x).unflatten(-1, (-1, layer.head_dim)))  # position 0: no rotary turn
     query = query.float().unflatten(1, (n_subjects, -1)).mean(dim=(2, 3))  # b, subjects, d
-    key = inputs.image_key + processor.key_update(inputs.image_x)
+    key = layer.key(image_x, base_out=image_key)
     # the rotary embedding turns every head of a token alike, so it can follow the head mean
-    key = norms.norm_k(key.unflatten(-1, (-1, norms.head_dim))).float().mean(dim=2, keepdim=True)
-    key = rope(key, norms.rope_image)[:, :, 0]
+    key = layer.norm_k(key.unflatten(-1, (-1, layer.head_dim))).float().mean(dim=2, keepdim=True)
+    key = rope(key, rope_image)[:, :, 0]
     logits = torch.bmm(key, query.transpose(1, 2))[0]  # tokens, subjects: argmax along the contiguous dim
     if refused is None:
         return logits.argmax(dim=1)

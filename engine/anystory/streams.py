@@ -86,12 +86,18 @@ def modulate(side: Side, temb_act: torch.Tensor, base: Optional[torch.Tensor] = 
     return base if side.modulation.lora is None else base + side.modulation.lora(temb_act)
 
 
-def project(side: Side, x: torch.Tensor, modulated: torch.Tensor, freqs=None) -> Projected:
-    """Input norm with the adaptive modulation `modulated` (see `modulate`), then
-    query/key/value with qk-norm and, when `freqs` is given, the rotary embedding."""
+def normalize(side: Side, x: torch.Tensor, modulated: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+    """Input norm with the adaptive modulation `modulated` (see `modulate`): the normalised,
+    modulated tokens and the modulation's chunks (shift, scale, then what `finish` uses)."""
     chunks = modulated.chunk(6 if side.double else 3, dim=1)
     shift, scale = chunks[0], chunks[1]
-    x_n = side.norm.norm(x) * (1 + scale[:, None]) + shift[:, None]
+    return side.norm.norm(x) * (1 + scale[:, None]) + shift[:, None], chunks
+
+
+def project(side: Side, x: torch.Tensor, modulated: torch.Tensor, freqs=None) -> Projected:
+    """`normalize`, then query/key/value with qk-norm and, when `freqs` is given, the rotary
+    embedding."""
+    x_n, chunks = normalize(side, x, modulated)
     heads = (-1, side.head_dim)
     key_proj = side.k(x_n)
     query = side.norm_q(side.q(x_n).unflatten(-1, heads))

@@ -22,8 +22,8 @@ from torch import nn
 
 from engine.anystory.attention import KV, Layout, ReferenceCache, attend, attend_per_subject, rope, routed_attention
 from engine.anystory.lora import StreamLinear, StreamLoRA
-from engine.anystory.routing import RouterInputs, RoutingNorms, TokenGroup, route_tokens, winner_groups, winner_maps
-from engine.anystory.streams import Projected, Side, double_side, finish, modulate, project, single_side
+from engine.anystory.routing import TokenGroup, route_tokens, routing_layer, winner_groups, winner_maps
+from engine.anystory.streams import Projected, Side, double_side, finish, modulate, normalize, project, single_side
 
 RoutingHook = Callable[[int, torch.Tensor], None]
 
@@ -78,9 +78,11 @@ def _cat(*tensors: torch.Tensor) -> torch.Tensor:
 
 class StreamTransformer:
     """Wraps a diffusers FluxTransformer2DModel (with AnyStory processors installed) and the
-    per-stream LoRAs; `__call__` is one denoising forward, `reference_kv` the reference pass."""
+    per-stream LoRAs; `__call__` is one denoising forward, `reference_kv` the reference pass.
+    `merge_routing`: let the routing-map projections merge their factors where that is cheaper
+    (engine.anystory.routing.RoutingLinear); off for offloaded weights, which are not in place."""
 
-    def __init__(self, model: nn.Module, loras: dict[str, StreamLoRA]):
+    def __init__(self, model: nn.Module, loras: dict[str, StreamLoRA], merge_routing: bool = True):
         self.model = model
         doubles, singles = model.transformer_blocks, model.single_transformer_blocks
         self.blocks = list(doubles) + list(singles)
@@ -92,6 +94,11 @@ class StreamTransformer:
         self.ref += [single_side(b, i, ref) for i, b in enumerate(singles)]
         self.router = [double_side(b, i, True, router) for i, b in enumerate(doubles)]
         self.router += [single_side(b, i, router) for i, b in enumerate(singles)]
+        # the routing-map projections live on each layer's attention processor (engine.anystory.attention)
+        self.routing = [routing_layer(block.attn.processor, query_base=router_side.q.base, key_base=image_side.k.base,
+                                      norm_q=router_side.norm_q, norm_k=image_side.norm_k,
+                                      head_dim=image_side.head_dim, merge=merge_routing)
+                        for block, router_side, (image_side, _) in zip(self.blocks, self.router, self.main)]
         self.embed_ref = StreamLinear(model.x_embedder, ref.get("x_embedder"))
         self.embed_router = StreamLinear(model.context_embedder, router.get("context_embedder"))
         self.project, self.finish = project, finish  # the per-stream block math (`compile` swaps them)
@@ -193,7 +200,7 @@ class StreamTransformer:
         image_tokens = ImageTokens(image_proj.x, image_proj.key_proj, key[:, n_context:], image_proj.value)
         router_proj = self._project_router(i, router, context_modulation, constants)
         out, router_out = self._attention(i, query=query, key=key, value=value, image=image_tokens,
-                                          image_side=image_side, router=router_proj, constants=constants)
+                                          router=router_proj, constants=constants)
         context = self.finish(context_side, context, out[:, :n_context], context_proj)
         image = self.finish(image_side, image, out[:, n_context:], image_proj)
         router = None if router_proj is None else self.finish(self.router[i], router, router_out, router_proj)
@@ -202,19 +209,22 @@ class StreamTransformer:
     def _single(self, i: int, tokens: torch.Tensor, router: Optional[torch.Tensor], n_context: int,
                 constants: ForwardConstants, last: bool = False):
         """A single block: context and image tokens as one sequence. Only the image tokens leave
-        the `last` block, so there it finishes just those and leaves the router tokens."""
+        the `last` block, so there it finishes just those, and the router tokens are only
+        normalised for the routing decision (their attention and the rest would go unused)."""
         side = self.main[i][0]
         side_modulation = modulate(side, constants.temb_act)
         projected = self.project(side, tokens, side_modulation, constants.rope_all)
         image_tokens = ImageTokens(projected.x[:, n_context:], projected.key_proj[:, n_context:],
                                    projected.key[:, n_context:], projected.value[:, n_context:])
-        router_proj = self._project_router(i, router, side_modulation, constants)
-        out, router_out = self._attention(i, query=projected.query, key=projected.key, value=projected.value,
-                                          image=image_tokens, image_side=side, router=router_proj,
-                                          constants=constants, last=last)
         if last:
+            router_x = None if router is None else self._normalize_router(i, router, side_modulation, constants)
+            out = self._attention_last(i, query=projected.query, key=projected.key, value=projected.value,
+                                       image=image_tokens, router_x=router_x, constants=constants)
             image_rows = replace(projected, mlp=projected.mlp[:, n_context:])
             return self.finish(side, tokens[:, n_context:], out, image_rows), None
+        router_proj = self._project_router(i, router, side_modulation, constants)
+        out, router_out = self._attention(i, query=projected.query, key=projected.key, value=projected.value,
+                                          image=image_tokens, router=router_proj, constants=constants)
         tokens = self.finish(side, tokens, out, projected)
         router = None if router_proj is None else self.finish(self.router[i], router, router_out, router_proj)
         return tokens, router
@@ -228,32 +238,43 @@ class StreamTransformer:
         side = self.router[i]
         return self.project(side, router, modulate(side, constants.temb_act, base_modulation))
 
-    def _attention(self, i: int, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, image: ImageTokens,
-                   image_side: Side, router: Optional[Projected], constants: ForwardConstants, last: bool = False):
-        """Main attention (text, subject and image queries over those keys plus the reference
-        keys, image tokens routed) and the router tokens' attention over image and router keys.
-        In the `last` layer only the image queries are needed and the router only routes."""
-        step, router_out = constants.step, None
-        groups = step.box_groups  # without the router, boxes alone say where each subject may be attended
-        if router is not None:
-            groups = self._route(i, image, image_side, router, constants)
-            if not last:
-                router_out = attend(router.query, _cat(image.key, router.key), _cat(image.value, router.value))
-        if step.ref is not None:
-            ref_key, ref_value = step.ref.kv[i]
-            key, value = _cat(key, ref_key), _cat(value, ref_value)
-        return routed_attention(query, key, value, constants.layout, groups, image_only=last), router_out
+    def _normalize_router(self, i: int, router: torch.Tensor, base_modulation: torch.Tensor,
+                          constants: ForwardConstants) -> torch.Tensor:
+        """Only the router tokens' modulated input norm on layer i: all the routing decision uses."""
+        side = self.router[i]
+        return normalize(side, router, modulate(side, constants.temb_act, base_modulation))[0]
 
-    def _route(self, i: int, image: ImageTokens, image_side: Side, router: Projected,
-               constants: ForwardConstants) -> list[TokenGroup]:
+    def _attention(self, i: int, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, image: ImageTokens,
+                   router: Optional[Projected], constants: ForwardConstants):
+        """Main attention (text, subject and image queries over those keys plus the reference
+        keys, image tokens routed) and the router tokens' attention over image and router keys."""
+        groups, router_out = constants.step.box_groups, None
+        if router is not None:
+            groups = self._route(i, image, router.x, constants)
+            router_out = attend(router.query, _cat(image.key, router.key), _cat(image.value, router.value))
+        return self._main_attention(i, query, key, value, groups, constants), router_out
+
+    def _attention_last(self, i: int, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                        image: ImageTokens, router_x: Optional[torch.Tensor], constants: ForwardConstants):
+        """The last layer's main attention: only the image queries' rows, routed (the router only routes)."""
+        groups = constants.step.box_groups if router_x is None else self._route(i, image, router_x, constants)
+        return self._main_attention(i, query, key, value, groups, constants, image_only=True)
+
+    @staticmethod
+    def _main_attention(i: int, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                        groups: Optional[list[TokenGroup]], constants: ForwardConstants,
+                        image_only: bool = False) -> torch.Tensor:
+        """Layer i's main attention over its keys plus the reference keys (engine.anystory.attention)."""
+        ref = constants.step.ref
+        if ref is not None:
+            key, value = _cat(key, ref.kv[i][0]), _cat(value, ref.kv[i][1])
+        return routed_attention(query, key, value, constants.layout, groups, image_only=image_only)
+
+    def _route(self, i: int, image: ImageTokens, router_x: torch.Tensor, constants: ForwardConstants) -> list[TokenGroup]:
         """Layer i's routing: image tokens grouped by the subject the router gives them."""
-        step, router_side = constants.step, self.router[i]
-        inputs = RouterInputs(router_x=router.x, router_query=router_side.q.base(router.x), image_x=image.x,
-                              image_key=image.key_proj)
-        norms = RoutingNorms(norm_q=router_side.norm_q, norm_k=image_side.norm_k, head_dim=image_side.head_dim,
-                             rope_image=constants.rope_image)
-        # the routing-map projections live on the layer's attention processor (engine.anystory.attention)
-        winner = route_tokens(self.blocks[i].attn.processor, inputs, norms, step.n_subjects, step.box_refused)
+        step = constants.step
+        winner = route_tokens(self.routing[i], router_x, image.x, image.key_proj, constants.rope_image,
+                              step.n_subjects, step.box_refused)
         if step.on_routing is not None:
             step.on_routing(i, winner_maps(winner, step.n_subjects))
         return winner_groups(winner, step.n_subjects)
