@@ -23,7 +23,6 @@ from typing import Optional, Sequence, Union
 
 import torch
 from diffusers.models.attention_dispatch import dispatch_attention_fn
-from diffusers.models.embeddings import apply_rotary_emb
 from diffusers.models.transformers.transformer_flux import FluxAttnProcessor
 from torch import nn
 
@@ -64,9 +63,20 @@ def install_processors(transformer: nn.Module) -> None:
     })
 
 
-def rope(x: torch.Tensor, freqs: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-    """Rotary embedding of (b, s, h, d) tokens."""
-    return apply_rotary_emb(x, freqs, sequence_dim=1)
+def turns(freqs: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """FluxPosEmbed's rotary frequencies (cos, sin), (s, d) with each value repeated for its
+    pair of channels, as the (s, d/2) complex turns `rope` multiplies by; made once per render."""
+    cos, sin = freqs
+    return torch.complex(cos[:, 0::2].float(), sin[:, 0::2].float())
+
+
+def rope(x: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
+    """Rotary embedding of (b, s, h, d) tokens by the (s, d/2) complex `rotation` (`turns`):
+    each channel pair turned as one complex multiplication. The same products and sums as
+    diffusers' `apply_rotary_emb` (x·cos + rotated x·sin, in float32), so the same numbers,
+    in one kernel instead of five."""
+    pairs = torch.view_as_complex(x.float().contiguous().unflatten(-1, (-1, 2)))
+    return torch.view_as_real(pairs * rotation[:, None]).flatten(-2).to(x.dtype)
 
 
 def attend(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
@@ -111,10 +121,10 @@ def reference_cache(kv: Sequence[KV], ref_mask: torch.Tensor, n_subjects: int, u
 
 @dataclass
 class Layout:
-    """Token layout of the main attention at one forward's token counts: queries [text, subject
-    tokens, image]; keys the same plus the reference keys, `ref_counts` per subject. For each
-    set of subjects it keeps, once per render, the key columns that set may attend and its
-    ref_shift bias."""
+    """Token layout of the main attention at one forward's token counts: queries [router tokens,
+    text, subject tokens, image] (router tokens only on steps with the router); keys the same
+    plus the reference keys, `ref_counts` per subject. For each set of subjects it keeps, once
+    per render, the key columns that set may attend and its ref_shift bias."""
 
     n_text: int
     n_redux: int
@@ -123,16 +133,22 @@ class Layout:
     n_subjects: int
     dtype: torch.dtype
     ref_shift: float = 0.0
+    n_router: int = 0
     _keys: dict = field(default_factory=dict, repr=False)  # subjects -> (columns or None, bias or None)
 
     @property
     def n_head(self) -> int:
-        """Query rows before the image tokens (text and subject tokens): they attend every key."""
+        """Text and subject-token query rows: they attend every key but the router tokens'."""
         return self.n_text + self.n_redux
 
     @property
+    def n_lead(self) -> int:
+        """Query rows before the image tokens (router, text and subject tokens)."""
+        return self.n_router + self.n_head
+
+    @property
     def n_queries(self) -> int:
-        return self.n_head + self.n_image
+        return self.n_lead + self.n_image
 
     @property
     def n_keys(self) -> int:
@@ -145,7 +161,8 @@ class Layout:
     def _subject_slices(self, subjects: tuple[int, ...]) -> tuple[list[slice], list[slice]]:
         """The key columns of `subjects`' subject tokens and of their reference keys."""
         per_redux = self.n_redux // self.n_subjects if self.n_redux else 0
-        redux = [slice(self.n_text + j * per_redux, self.n_text + (j + 1) * per_redux) for j in subjects]
+        first = self.n_router + self.n_text
+        redux = [slice(first + j * per_redux, first + (j + 1) * per_redux) for j in subjects]
         starts = [self.n_queries + sum(self.ref_counts[:j]) for j in range(len(self.ref_counts))]
         ref = [slice(starts[j], starts[j] + self.ref_counts[j]) for j in subjects if j < len(self.ref_counts)]
         return redux, ref
@@ -158,12 +175,19 @@ class Layout:
         if subjects not in self._keys:
             redux, ref = self._subject_slices(subjects)
             n_ref = sum(s.stop - s.start for s in ref)
-            columns = None
-            if subjects != self.all_subjects:
-                columns = _columns([slice(0, self.n_text), *redux, slice(self.n_head, self.n_queries), *ref], device)
+            text = slice(self.n_router, self.n_router + self.n_text)
+            columns = _columns([text, *redux, slice(self.n_lead, self.n_queries), *ref], device)
+            if columns == slice(0, self.n_keys):
+                columns = None
             width = self.n_keys if columns is None else _width(columns)
             self._keys[subjects] = (columns, self._shift_bias(width, n_ref, device))
         return self._keys[subjects]
+
+    def router_keys(self, device: torch.device) -> Columns:
+        """The key columns the router tokens attend: their own and the image tokens' (as published)."""
+        if "router" not in self._keys:
+            self._keys["router"] = _columns([slice(0, self.n_router), slice(self.n_lead, self.n_queries)], device)
+        return self._keys["router"]
 
     def _shift_bias(self, width: int, n_ref: int, device: torch.device) -> Optional[torch.Tensor]:
         """(1, 1, 1, width) zeros then ref_shift on the last `n_ref` keys; the row is padded to 8
@@ -190,25 +214,36 @@ def _width(columns: Union[slice, torch.Tensor]) -> int:
 
 def routed_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, layout: Layout,
                      groups: Optional[Sequence], image_only: bool = False) -> torch.Tensor:
-    """The main attention (b, s, h, d) -> (b, s, h*d), batch 1 when routed. Text and subject-token
-    queries attend every key; each group of image tokens (engine.anystory.routing.TokenGroup)
-    attends the text and image keys plus only its subjects' subject tokens and reference keys.
-    This is the published -100 routing bias without building it: a refused key's weight,
-    e^-100 ~ 4e-44 of an allowed one's, is nothing in float32 or bfloat16. Without `groups`
-    every query attends every key. `image_only`: only the image queries' rows (b, image, h*d)."""
-    everything, head = layout.all_subjects, layout.n_head
-    if groups is None:
-        return attend(query[:, head:] if image_only else query, key, value, layout.keys_for(everything, key.device)[1])
-    first = head if image_only else 0  # the first query row computed
+    """The main attention (b, s, h, d) -> (b, s, h*d), batch 1 when routed. Router-token queries
+    attend their own and the image keys; text and subject-token queries every other key; each
+    group of image tokens (engine.anystory.routing.TokenGroup) the text and image keys plus only
+    its subjects' subject tokens and reference keys. This is the published -100 routing bias
+    without building it: a refused key's weight, e^-100 ~ 4e-44 of an allowed one's, is nothing
+    in float32 or bfloat16. Without `groups` every image query attends what the text does.
+    `image_only`: only the image queries' rows (b, image, h*d)."""
+    lead, router = layout.n_lead, layout.n_router
+    everything = layout.all_subjects
+    if groups is None and not router:
+        return attend(query[:, lead:] if image_only else query, key, value, layout.keys_for(everything, key.device)[1])
+    first = lead if image_only else 0  # the first query row computed
     out = query.new_empty(query.shape[0], query.shape[1] - first, query.shape[2] * query.shape[3])
-    if head and not image_only:
-        out[:, :head] = attend(query[:, :head], key, value, layout.keys_for(everything, key.device)[1])
-    for group in groups:
-        columns, bias = layout.keys_for(group.subjects, key.device)
-        group_key, group_value = (key, value) if columns is None else (key[:, columns], value[:, columns])
-        out[:, _offset(group.tokens, head - first)] = attend(query[:, _offset(group.tokens, head)], group_key,
-                                                            group_value, bias)
+    if not image_only:
+        if router:
+            out[:, :router] = attend(query[:, :router], *_keys(key, value, layout.router_keys(key.device)))
+        if layout.n_head:
+            columns, bias = layout.keys_for(everything, key.device)
+            out[:, router:lead] = attend(query[:, router:lead], *_keys(key, value, columns), bias)
+    routed = [(everything, slice(0, layout.n_image))] if groups is None else [(g.subjects, g.tokens) for g in groups]
+    for subjects, tokens in routed:
+        columns, bias = layout.keys_for(subjects, key.device)
+        out[:, _offset(tokens, lead - first)] = attend(query[:, _offset(tokens, lead)], *_keys(key, value, columns),
+                                                      bias)
     return out
+
+
+def _keys(key: torch.Tensor, value: torch.Tensor, columns: Columns) -> KV:
+    """The keys and values of `columns` (None: all of them)."""
+    return (key, value) if columns is None else (key[:, columns], value[:, columns])
 
 
 def _offset(tokens: Union[slice, torch.Tensor], by: int) -> Union[slice, torch.Tensor]:

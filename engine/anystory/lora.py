@@ -75,13 +75,20 @@ class StreamLoRA(nn.Module):
 
 class StreamLinear:
     """A linear layer of the transformer as one stream sees it: the base layer, plus that
-    stream's LoRA update when it has one."""
+    stream's LoRA update when it has one. With `rows`, the stream is the first `rows` tokens of
+    a longer sequence that shares the base layer (router tokens riding with the text): only
+    those rows get the update."""
 
-    __slots__ = ("base", "lora")
+    __slots__ = ("base", "lora", "rows")
 
-    def __init__(self, base: nn.Linear, lora: Optional[LoraFactors] = None):
-        self.base, self.lora = base, lora
+    def __init__(self, base: nn.Linear, lora: Optional[LoraFactors] = None, rows: Optional[int] = None):
+        self.base, self.lora, self.rows = base, lora, rows
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         y = self.base(x)
-        return y if self.lora is None else y + self.lora(x)
+        if self.lora is None:
+            return y
+        if self.rows is None:
+            return y + self.lora(x)
+        y[:, :self.rows] += self.lora(x[:, :self.rows])
+        return y

@@ -132,11 +132,11 @@ def routing_layer(processor: AnyStoryAttnProcessor, query_base: nn.Linear, key_b
 
 
 def route_tokens(layer: RoutingLayer, router_x: torch.Tensor, image_x: torch.Tensor, image_key: torch.Tensor,
-                 rope_image: tuple, n_subjects: int, refused: Optional[torch.Tensor] = None) -> torch.Tensor:
+                 rope_image: torch.Tensor, n_subjects: int, refused: Optional[torch.Tensor] = None) -> torch.Tensor:
     """(tokens,) winning subject per image token (batch 1): the subject whose head- and
     token-averaged router query gives the largest logit (float32). `router_x`/`image_x`: the
     normalised router and image tokens; `image_key`: the image tokens' base key projection;
-    `rope_image`: their rotary frequencies. With `refused` (tokens, subjects) bool, where
+    `rope_image`: their rotary turns (engine.anystory.attention.turns). With `refused` (tokens, subjects) bool, where
     character boxes keep subjects out, a subject only competes where allowed, and a token no
     subject may take goes to none of them (NO_SUBJECT)."""
     query = layer.norm_q(layer.query(router_x).unflatten(-1, (-1, layer.head_dim)))  # position 0: no rotary turn

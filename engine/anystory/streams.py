@@ -37,15 +37,17 @@ _LINEAR = {"q", "k", "v", "out", "ff_out", "mlp"}
 
 
 class Side:
-    """One stream's view of one block: modules by role, linear ones as a `StreamLinear` with the LoRA."""
+    """One stream's view of one block: modules by role, linear ones as a `StreamLinear` with the
+    LoRA (on the first `lora_rows` tokens only, when given)."""
 
-    def __init__(self, block: nn.Module, prefix: str, paths: dict[str, str], lora: Optional[StreamLoRA]):
+    def __init__(self, block: nn.Module, prefix: str, paths: dict[str, str], lora: Optional[StreamLoRA],
+                 lora_rows: Optional[int] = None):
         self.double = "norm2" in paths
         self.head_dim = block.attn.head_dim
         for role, path in paths.items():
             module = block.get_submodule(path)
             if role in _LINEAR:
-                module = StreamLinear(module, lora.get(prefix + path) if lora else None)
+                module = StreamLinear(module, lora.get(prefix + path) if lora else None, lora_rows)
             setattr(self, role, module)
         norm_linear = paths["norm"] + ".linear"
         norm_lora = lora.get(prefix + norm_linear) if lora else None
@@ -54,13 +56,15 @@ class Side:
             self.act = block.act_mlp
 
 
-def double_side(block: nn.Module, index: int, context: bool, lora: Optional[StreamLoRA] = None) -> Side:
+def double_side(block: nn.Module, index: int, context: bool, lora: Optional[StreamLoRA] = None,
+                lora_rows: Optional[int] = None) -> Side:
     paths = {role: pair[int(context)] for role, pair in _DOUBLE.items()}
-    return Side(block, f"transformer_blocks.{index}.", paths, lora)
+    return Side(block, f"transformer_blocks.{index}.", paths, lora, lora_rows)
 
 
-def single_side(block: nn.Module, index: int, lora: Optional[StreamLoRA] = None) -> Side:
-    return Side(block, f"single_transformer_blocks.{index}.", _SINGLE, lora)
+def single_side(block: nn.Module, index: int, lora: Optional[StreamLoRA] = None,
+                lora_rows: Optional[int] = None) -> Side:
+    return Side(block, f"single_transformer_blocks.{index}.", _SINGLE, lora, lora_rows)
 
 
 @dataclass
@@ -86,24 +90,37 @@ def modulate(side: Side, temb_act: torch.Tensor, base: Optional[torch.Tensor] = 
     return base if side.modulation.lora is None else base + side.modulation.lora(temb_act)
 
 
+def per_row(*parts: tuple[torch.Tensor, int]) -> torch.Tensor:
+    """One (b, rows, n) modulation from (b, n) modulations of consecutive runs of rows, given as
+    (modulation, row count): for streams that share a sequence but not their modulation."""
+    return torch.cat([m[:, None].expand(-1, rows, -1) for m, rows in parts], dim=1)
+
+
+def _rows(t: torch.Tensor) -> torch.Tensor:
+    """A modulation chunk broadcast over the tokens: (b, n) -> (b, 1, n); per-row (b, rows, n) as is."""
+    return t[:, None] if t.dim() == 2 else t
+
+
 def normalize(side: Side, x: torch.Tensor, modulated: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
-    """Input norm with the adaptive modulation `modulated` (see `modulate`): the normalised,
-    modulated tokens and the modulation's chunks (shift, scale, then what `finish` uses)."""
-    chunks = modulated.chunk(6 if side.double else 3, dim=1)
+    """Input norm with the adaptive modulation `modulated` ((b, n), or (b, rows, n) per row, see
+    `modulate` and `per_row`): the normalised, modulated tokens and the modulation's chunks
+    (shift, scale, then what `finish` uses)."""
+    chunks = modulated.chunk(6 if side.double else 3, dim=-1)
     shift, scale = chunks[0], chunks[1]
-    return side.norm.norm(x) * (1 + scale[:, None]) + shift[:, None], chunks
+    return side.norm.norm(x) * (1 + _rows(scale)) + _rows(shift), chunks
 
 
-def project(side: Side, x: torch.Tensor, modulated: torch.Tensor, freqs=None) -> Projected:
-    """`normalize`, then query/key/value with qk-norm and, when `freqs` is given, the rotary
-    embedding."""
+def project(side: Side, x: torch.Tensor, modulated: torch.Tensor,
+            rotation: Optional[torch.Tensor] = None) -> Projected:
+    """`normalize`, then query/key/value with qk-norm and, when `rotation` (attention.turns) is
+    given, the rotary embedding."""
     x_n, chunks = normalize(side, x, modulated)
     heads = (-1, side.head_dim)
     key_proj = side.k(x_n)
     query = side.norm_q(side.q(x_n).unflatten(-1, heads))
     key = side.norm_k(key_proj.unflatten(-1, heads))
-    if freqs is not None:
-        query, key = rope(query, freqs), rope(key, freqs)
+    if rotation is not None:
+        query, key = rope(query, rotation), rope(key, rotation)
     value = side.v(x_n).unflatten(-1, heads)
     mlp = None if side.double else side.act(side.mlp(x_n))
     return Projected(x=x_n, query=query, key=key, value=value, key_proj=key_proj, mods=chunks[2:], mlp=mlp)
@@ -114,11 +131,11 @@ def finish(side: Side, x: torch.Tensor, attn_out: torch.Tensor, projected: Proje
     Dropout layers are left out: this is inference only."""
     if side.double:
         gate_msa, shift_mlp, scale_mlp, gate_mlp = projected.mods
-        x = x + gate_msa[:, None] * side.out(attn_out)
-        x_n = side.norm2(x) * (1 + scale_mlp[:, None]) + shift_mlp[:, None]
-        x = x + gate_mlp[:, None] * side.ff_out(side.ff_in(x_n))
+        x = x + _rows(gate_msa) * side.out(attn_out)
+        x_n = side.norm2(x) * (1 + _rows(scale_mlp)) + _rows(shift_mlp)
+        x = x + _rows(gate_mlp) * side.ff_out(side.ff_in(x_n))
     else:
-        x = x + projected.mods[0][:, None] * side.out(torch.cat([attn_out, projected.mlp], dim=2))
+        x = x + _rows(projected.mods[0]) * side.out(torch.cat([attn_out, projected.mlp], dim=2))
     if x.dtype == torch.float16:
         x = x.clip(-65504, 65504)
     return x

@@ -5,25 +5,28 @@
   the "ref" LoRA. Nothing in that stream depends on the image or the step, so
   `reference_kv` runs it once, on its own, and returns every layer's keys and values; the
   image and text tokens then attend to them (the published reference cache, made explicit).
-- Router tokens run beside the main tokens through the "router" LoRA, attend to the image
-  keys and themselves, and give every layer its routing (engine.anystory.routing). They sit
-  at position 0 (as published), where the rotary embedding turns nothing (cos 1, sin 0:
-  exactly the identity), so it is not applied to them.
+- Router tokens pass the context side (the single side in single blocks) with the "router"
+  LoRA, attend to the image keys and themselves, and give every layer its routing
+  (engine.anystory.routing). They ride in front of the text tokens, [router, text, subject
+  tokens, image], so the layers' base norms and projections run once over both (as the floor's
+  extra text tokens would); only their modulation and LoRA updates are theirs alone
+  (`streams.per_row`, `lora.StreamLinear` rows). They sit at position 0 (as published), where
+  the rotary embedding turns nothing (cos 1, sin 0: exactly the identity).
 A stream that is off for a step is simply absent: no tokens, no LoRA, no routing.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Callable, NamedTuple, Optional
+from typing import Callable, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.anystory.attention import KV, Layout, ReferenceCache, attend, attend_per_subject, rope, routed_attention
+from engine.anystory.attention import KV, Layout, ReferenceCache, attend_per_subject, rope, routed_attention, turns
 from engine.anystory.lora import StreamLinear, StreamLoRA
 from engine.anystory.routing import TokenGroup, route_tokens, routing_layer, winner_groups, winner_maps
-from engine.anystory.streams import Projected, Side, double_side, finish, modulate, normalize, project, single_side
+from engine.anystory.streams import Side, double_side, finish, modulate, per_row, project, single_side
 
 RoutingHook = Callable[[int, torch.Tensor], None]
 
@@ -51,23 +54,14 @@ class RenderCache:
     rope: dict = field(default_factory=dict)
 
 
-class ImageTokens(NamedTuple):
-    """The image tokens of one layer as routing and the router's attention need them."""
-
-    x: torch.Tensor  # normalised, modulated
-    key_proj: torch.Tensor  # key projection before qk-norm
-    key: torch.Tensor  # (b, s, h, d) after qk-norm and rotary
-    value: torch.Tensor
-
-
 @dataclass
 class ForwardConstants:
     """What every layer of one forward pass shares."""
 
     temb: torch.Tensor  # timestep (+ guidance, pooled text) embedding
     temb_act: torch.Tensor  # SiLU(temb), the input of every block's modulation
-    rope_all: tuple  # rotary frequencies of the main tokens [text, subject tokens, image]
-    rope_image: tuple  # ... of the image tokens alone
+    rope_all: torch.Tensor  # rotary turns (attention.turns) of the main tokens [router, text, subject tokens, image]
+    rope_image: torch.Tensor  # ... of the image tokens alone
     layout: Layout
     step: StepInputs
 
@@ -94,6 +88,8 @@ class StreamTransformer:
         self.ref += [single_side(b, i, ref) for i, b in enumerate(singles)]
         self.router = [double_side(b, i, True, router) for i, b in enumerate(doubles)]
         self.router += [single_side(b, i, router) for i, b in enumerate(singles)]
+        self.router_lora = router
+        self._riding: dict[tuple[int, int], Side] = {}  # (layer, router rows) -> side with the router LoRA on them
         # the routing-map projections live on each layer's attention processor (engine.anystory.attention)
         self.routing = [routing_layer(block.attn.processor, query_base=router_side.q.base, key_base=image_side.k.base,
                                       norm_q=router_side.norm_q, norm_k=image_side.norm_k,
@@ -130,7 +126,7 @@ class StreamTransformer:
         """Run the reference stream alone (timestep 0) and return each layer's keys/values."""
         x = self.embed_ref(tokens)
         temb = self._temb(torch.zeros(tokens.shape[0], device=tokens.device), guidance, pooled)
-        temb_act, freqs = F.silu(temb), self.model.pos_embed(ids)
+        temb_act, freqs = F.silu(temb), turns(self.model.pos_embed(ids))
         kv = []
         for n, side in enumerate(self.ref):
             projected = self.project(side, x, modulate(side, temb_act), freqs)
@@ -148,133 +144,125 @@ class StreamTransformer:
         image = model.x_embedder(latents)
         n_redux = 0 if step.redux is None else step.redux.shape[1]
         context = model.context_embedder(text if step.redux is None else _cat(text, step.redux.to(text.dtype)))
-        router = None if step.router is None else self.embed_router(step.router.to(text.dtype))
-        n_context = context.shape[1]
-        layout = self._layout(step, n_text=text.shape[1], n_redux=n_redux, n_image=image.shape[1],
+        n_router = 0 if step.router is None else step.router.shape[1]
+        if n_router:
+            context = _cat(self.embed_router(step.router.to(text.dtype)), context)
+        layout = self._layout(step, n_router=n_router, n_text=text.shape[1], n_redux=n_redux, n_image=image.shape[1],
                               dtype=image.dtype)
-        ids = torch.cat([text_ids, text_ids.new_zeros(n_redux, text_ids.shape[1]), image_ids])
+        zeros = text_ids.new_zeros  # router and subject tokens sit at position 0
+        ids = torch.cat([zeros(n_router, text_ids.shape[1]), text_ids, zeros(n_redux, text_ids.shape[1]), image_ids])
         constants = self._constants(step, layout, self._temb(timestep, guidance, pooled), ids=ids)
         for i in range(self.n_double):
-            context, image, router = self._double(i, context, image, router, constants)
+            context, image = self._double(i, context, image, constants)
         tokens = _cat(context, image)
         for i in range(self.n_double, len(self.blocks)):
-            tokens, router = self._single(i, tokens, router, n_context, constants, last=i == len(self.blocks) - 1)
+            tokens = self._single(i, tokens, constants, last=i == len(self.blocks) - 1)
         # the last single block returns only the image tokens; the slice also covers a model without single blocks
         return model.proj_out(model.norm_out(tokens[:, -layout.n_image:], constants.temb))
 
     def _constants(self, step: StepInputs, layout: Layout, temb: torch.Tensor, ids: torch.Tensor) -> ForwardConstants:
         """What the layers of this forward share; rotary frequencies from the render's cache."""
         cache = step.cache or RenderCache()
-        key = (layout.n_text, layout.n_redux, layout.n_image)
+        key = (layout.n_router, layout.n_text, layout.n_redux, layout.n_image)
         if key not in cache.rope:
-            cache.rope[key] = self.model.pos_embed(ids)
+            cache.rope[key] = turns(self.model.pos_embed(ids))
         freqs = cache.rope[key]
-        n_context = layout.n_head
+        lead = layout.n_lead
         return ForwardConstants(temb=temb, temb_act=F.silu(temb), rope_all=freqs,
-                                rope_image=(freqs[0][n_context:], freqs[1][n_context:]),
-                                layout=layout, step=step)
+                                rope_image=freqs[lead:], layout=layout, step=step)
 
     @staticmethod
-    def _layout(step: StepInputs, n_text: int, n_redux: int, n_image: int, dtype: torch.dtype) -> Layout:
+    def _layout(step: StepInputs, n_router: int, n_text: int, n_redux: int, n_image: int,
+                dtype: torch.dtype) -> Layout:
         """The step's Layout, from `step.cache` when an earlier step of the render built it."""
         ref = step.ref
         counts, shift = ((), 0.0) if ref is None else (ref.counts, ref.shift)
-        key = (n_text, n_redux, n_image, counts)
+        key = (n_router, n_text, n_redux, n_image, counts)
         layouts = {} if step.cache is None else step.cache.layouts
         if key not in layouts:
             layouts[key] = Layout(n_text=n_text, n_redux=n_redux, n_image=n_image, ref_counts=counts,
-                                  n_subjects=step.n_subjects, dtype=dtype, ref_shift=shift)
+                                  n_subjects=step.n_subjects, dtype=dtype, ref_shift=shift, n_router=n_router)
         return layouts[key]
 
-    def _double(self, i: int, context: torch.Tensor, image: torch.Tensor, router: Optional[torch.Tensor],
-                constants: ForwardConstants):
-        """A double block: image and context tokens on their own sides, one joint attention."""
-        image_side, context_side = self.main[i]
-        context_modulation = modulate(context_side, constants.temb_act)
+    def _double(self, i: int, context: torch.Tensor, image: torch.Tensor, constants: ForwardConstants):
+        """A double block: image and context tokens (router tokens in front) on their own sides,
+        one joint attention."""
+        image_side, n_router = self.main[i][0], constants.layout.n_router
+        context_side = self._with_router(i, n_router)
+        context_proj = self.project(context_side, context, self._modulation(i, context.shape[1], constants))
         image_proj = self.project(image_side, image, modulate(image_side, constants.temb_act))
-        context_proj = self.project(context_side, context, context_modulation)
         n_context = context.shape[1]
         query = rope(_cat(context_proj.query, image_proj.query), constants.rope_all)
         key = rope(_cat(context_proj.key, image_proj.key), constants.rope_all)
         value = _cat(context_proj.value, image_proj.value)
-        image_tokens = ImageTokens(image_proj.x, image_proj.key_proj, key[:, n_context:], image_proj.value)
-        router_proj = self._project_router(i, router, context_modulation, constants)
-        out, router_out = self._attention(i, query=query, key=key, value=value, image=image_tokens,
-                                          router=router_proj, constants=constants)
+        router_x = context_proj.x[:, :n_router] if n_router else None
+        groups = self._groups(i, image_proj.x, image_proj.key_proj, router_x, constants)
+        out = self._main_attention(i, query, key, value, groups, constants)
         context = self.finish(context_side, context, out[:, :n_context], context_proj)
         image = self.finish(image_side, image, out[:, n_context:], image_proj)
-        router = None if router_proj is None else self.finish(self.router[i], router, router_out, router_proj)
-        return context, image, router
+        return context, image
 
-    def _single(self, i: int, tokens: torch.Tensor, router: Optional[torch.Tensor], n_context: int,
-                constants: ForwardConstants, last: bool = False):
-        """A single block: context and image tokens as one sequence. Only the image tokens leave
-        the `last` block, so there it finishes just those, and the router tokens are only
-        normalised for the routing decision (their attention and the rest would go unused)."""
-        side = self.main[i][0]
-        side_modulation = modulate(side, constants.temb_act)
-        projected = self.project(side, tokens, side_modulation, constants.rope_all)
-        image_tokens = ImageTokens(projected.x[:, n_context:], projected.key_proj[:, n_context:],
-                                   projected.key[:, n_context:], projected.value[:, n_context:])
+    def _single(self, i: int, tokens: torch.Tensor, constants: ForwardConstants, last: bool = False) -> torch.Tensor:
+        """A single block: router, context and image tokens as one sequence. Only the image
+        tokens leave the `last` block, so there it finishes just those, and the router tokens
+        get no LoRA: only their modulated norm counts, for the routing decision."""
+        n_router, lead = constants.layout.n_router, constants.layout.n_lead
+        side = self.main[i][0] if last else self._with_router(i, n_router)
+        projected = self.project(side, tokens, self._modulation(i, tokens.shape[1], constants), constants.rope_all)
+        router_x = projected.x[:, :n_router] if n_router else None
+        groups = self._groups(i, projected.x[:, lead:], projected.key_proj[:, lead:], router_x, constants)
+        out = self._main_attention(i, projected.query, projected.key, projected.value, groups, constants,
+                                   image_only=last)
         if last:
-            router_x = None if router is None else self._normalize_router(i, router, side_modulation, constants)
-            out = self._attention_last(i, query=projected.query, key=projected.key, value=projected.value,
-                                       image=image_tokens, router_x=router_x, constants=constants)
-            image_rows = replace(projected, mlp=projected.mlp[:, n_context:])
-            return self.finish(side, tokens[:, n_context:], out, image_rows), None
-        router_proj = self._project_router(i, router, side_modulation, constants)
-        out, router_out = self._attention(i, query=projected.query, key=projected.key, value=projected.value,
-                                          image=image_tokens, router=router_proj, constants=constants)
-        tokens = self.finish(side, tokens, out, projected)
-        router = None if router_proj is None else self.finish(self.router[i], router, router_out, router_proj)
-        return tokens, router
+            image_rows = replace(projected, mlp=projected.mlp[:, lead:], mods=_image_rows(projected.mods, lead))
+            return self.finish(side, tokens[:, lead:], out, image_rows)
+        return self.finish(side, tokens, out, projected)
 
-    def _project_router(self, i: int, router: Optional[torch.Tensor], base_modulation: torch.Tensor,
-                        constants: ForwardConstants) -> Optional[Projected]:
-        """The router tokens projected on layer i's side for them (the block's context side, or
-        its single side), whose base modulation the main tokens already computed."""
-        if router is None:
-            return None
-        side = self.router[i]
-        return self.project(side, router, modulate(side, constants.temb_act, base_modulation))
+    def _with_router(self, i: int, n_router: int) -> Side:
+        """Layer i's side for the sequence the router tokens ride in (its first `n_router` rows):
+        the main side with the router LoRA on those rows; the main side itself without them."""
+        if not n_router:
+            return self.main[i][1] if i < self.n_double else self.main[i][0]
+        if (i, n_router) not in self._riding:
+            block, lora = self.blocks[i], self.router_lora
+            self._riding[i, n_router] = (double_side(block, i, True, lora, n_router) if i < self.n_double
+                                         else single_side(block, i - self.n_double, lora, n_router))
+        return self._riding[i, n_router]
 
-    def _normalize_router(self, i: int, router: torch.Tensor, base_modulation: torch.Tensor,
-                          constants: ForwardConstants) -> torch.Tensor:
-        """Only the router tokens' modulated input norm on layer i: all the routing decision uses."""
-        side = self.router[i]
-        return normalize(side, router, modulate(side, constants.temb_act, base_modulation))[0]
+    def _modulation(self, i: int, rows: int, constants: ForwardConstants) -> torch.Tensor:
+        """Layer i's modulation of the sequence the router tokens ride in: the main side's for
+        every row, or per row with the router's own (its LoRA) on the first rows."""
+        n_router = constants.layout.n_router
+        main_side = self.main[i][1] if i < self.n_double else self.main[i][0]
+        main = modulate(main_side, constants.temb_act)
+        if not n_router:
+            return main
+        router = modulate(self.router[i], constants.temb_act, main)
+        return per_row((router, n_router), (main, rows - n_router))
 
-    def _attention(self, i: int, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, image: ImageTokens,
-                   router: Optional[Projected], constants: ForwardConstants):
-        """Main attention (text, subject and image queries over those keys plus the reference
-        keys, image tokens routed) and the router tokens' attention over image and router keys."""
-        groups, router_out = constants.step.box_groups, None
-        if router is not None:
-            groups = self._route(i, image, router.x, constants)
-            router_out = attend(router.query, _cat(image.key, router.key), _cat(image.value, router.value))
-        return self._main_attention(i, query, key, value, groups, constants), router_out
-
-    def _attention_last(self, i: int, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
-                        image: ImageTokens, router_x: Optional[torch.Tensor], constants: ForwardConstants):
-        """The last layer's main attention: only the image queries' rows, routed (the router only routes)."""
-        groups = constants.step.box_groups if router_x is None else self._route(i, image, router_x, constants)
-        return self._main_attention(i, query, key, value, groups, constants, image_only=True)
+    def _groups(self, i: int, image_x: torch.Tensor, image_key: torch.Tensor, router_x: Optional[torch.Tensor],
+                constants: ForwardConstants) -> Optional[list[TokenGroup]]:
+        """Layer i's image-token groups: routed when the router runs, else by the boxes (or none)."""
+        step = constants.step
+        if router_x is None:
+            return step.box_groups
+        winner = route_tokens(self.routing[i], router_x, image_x, image_key, constants.rope_image,
+                              step.n_subjects, step.box_refused)
+        if step.on_routing is not None:
+            step.on_routing(i, winner_maps(winner, step.n_subjects))
+        return winner_groups(winner, step.n_subjects)
 
     @staticmethod
     def _main_attention(i: int, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
                         groups: Optional[list[TokenGroup]], constants: ForwardConstants,
                         image_only: bool = False) -> torch.Tensor:
-        """Layer i's main attention over its keys plus the reference keys (engine.anystory.attention)."""
+        """Layer i's attention over its keys plus the reference keys (engine.anystory.attention)."""
         ref = constants.step.ref
         if ref is not None:
             key, value = _cat(key, ref.kv[i][0]), _cat(value, ref.kv[i][1])
         return routed_attention(query, key, value, constants.layout, groups, image_only=image_only)
 
-    def _route(self, i: int, image: ImageTokens, router_x: torch.Tensor, constants: ForwardConstants) -> list[TokenGroup]:
-        """Layer i's routing: image tokens grouped by the subject the router gives them."""
-        step = constants.step
-        winner = route_tokens(self.routing[i], router_x, image.x, image.key_proj, constants.rope_image,
-                              step.n_subjects, step.box_refused)
-        if step.on_routing is not None:
-            step.on_routing(i, winner_maps(winner, step.n_subjects))
-        return winner_groups(winner, step.n_subjects)
+
+def _image_rows(mods: tuple[torch.Tensor, ...], lead: int) -> tuple[torch.Tensor, ...]:
+    """Modulation chunks for the image rows alone (those past `lead`); broadcast ones as they are."""
+    return tuple(m[:, lead:] if m.dim() == 3 else m for m in mods)
