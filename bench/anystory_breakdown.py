@@ -6,11 +6,12 @@ forward's own split (tiny golden components, CPU, one thread, 512², 25 steps).
 
 The engine's stage methods are wrapped with CPU timers for the run (the bench's own
 instrumentation; nothing in the engine changes), so the stages can be read against the floor
-of bench/anystory_bench.py: what the routing decision, the router stream and the grouped
-attention each cost per step. Stages nest (a layer contains its attention), so the rows do
-not add up to the total; "main stream, rest of layers" is the layers minus the other stages
-(the text, subject and image tokens' norms, projections and feed-forward). The bare forward's
-attention share comes from torch.profiler.
+of bench/anystory_bench.py: what the routing decision, the modulation and the linear layers
+(with the router rows' LoRA updates) and the grouped attention each cost per step, and how
+that grows from one subject (no router) to two and three. Stages nest (a layer contains its
+attention), so the rows do not add up to the total; "rest of layers" is the layers minus the
+other stages (norms, rotary embedding, activations, copies). The bare forward's attention
+share comes from torch.profiler.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import anystory_bench as bench  # noqa: E402
-from engine.anystory import attention, transformer  # noqa: E402
+from engine.anystory import attention, lora, transformer  # noqa: E402
 from engine.anystory.generator import AnyStoryGenerator  # noqa: E402
 from engine.anystory.params import resolve_params  # noqa: E402
 from engine.anystory.pipeline import DenoiseHooks, stack_subjects  # noqa: E402
@@ -50,22 +51,15 @@ def timed(fn: Callable, label: str, totals: Totals) -> Callable:
 
 
 def instrument(model: transformer.StreamTransformer, totals: Totals) -> None:
-    """Time the stages of `model`'s forward: layers, routed attention, routing decision, the
-    router stream's projections, attention and finish."""
+    """Time the stages of `model`'s forward: layers, the routed attention (router rows
+    included), the routing decision, the per-row modulation of the sequence the router tokens
+    ride in, and the LoRA updates of the router rows."""
     cls = transformer.StreamTransformer
-    for name, label in (("_double", "layers"), ("_single", "layers"), ("_route", "routing decision"),
-                        ("_project_router", "router: projections")):
+    for name, label in (("_double", "layers"), ("_single", "layers"), ("_groups", "routing decision"),
+                        ("_modulation", "modulation (router rows: own)")):
         setattr(cls, name, timed(getattr(cls, name), label, totals))
     transformer.routed_attention = timed(attention.routed_attention, "main attention (grouped)", totals)
-    transformer.attend = timed(attention.attend, "router: attention", totals)  # the router's only call
-    router_sides = {id(side) for side in model.router}
-    finish = model.finish
-
-    def finish_by_stream(side, *args):
-        if id(side) not in router_sides:
-            return finish(side, *args)
-        return timed(finish, "router: finish", totals)(side, *args)
-    model.finish = finish_by_stream
+    lora.StreamLinear.__call__ = timed(lora.StreamLinear.__call__, "linear layers (router rows: + LoRA)", totals)
 
 
 def floor_split(generator: AnyStoryGenerator, prompt, extra: int, runs: int) -> tuple[float, float]:
@@ -117,8 +111,8 @@ def main(argv=None) -> int:
             print(f"{n} subject(s), ms per step: denoising {total:.2f}; bare forward {whole:.2f} "
                   f"(attention {attn:.2f}, rest {whole - attn:.2f})")
             for label in sorted(totals):
-                print(f"  {label:28s} {totals[label] * per_step:7.2f}")
-            print(f"  {'main stream, rest of layers':28s} {(totals['layers'] - stages) * per_step:7.2f}")
+                print(f"  {label:36s} {totals[label] * per_step:7.2f}")
+            print(f"  {'rest of layers':36s} {(totals['layers'] - stages) * per_step:7.2f}")
     return 0
 
 

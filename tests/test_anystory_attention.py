@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from engine.anystory.attention import Layout, attend, reference_cache, routed_attention
+from engine.anystory.attention import Layout, attend, reference_cache, rope, routed_attention, turns
 from engine.anystory.routing import NO_SUBJECT, RoutingLinear, TokenGroup, box_groups, winner_groups, winner_maps
 
 HEADS, HEAD_DIM, PER_SUBJECT = 2, 16, 64
@@ -93,6 +93,43 @@ def test_routed_attention_equals_the_published_dense_routing_bias(per_redux):
         unrouted = routed_attention(query, key, value, layout, None)
         published = attend(query, key, value, _published_routing_bias(layout, torch.ones(1, 2, n_image), ref_shift))
         torch.testing.assert_close(unrouted, published, atol=1e-6, rtol=1e-5)
+
+
+def test_router_rows_in_front_attend_only_their_own_and_the_image_keys():
+    """Router tokens ride in front of the text ([router, text, subject tokens, image]): they
+    attend their own keys and the image's (as the published separate router attention did), and
+    no other query attends theirs."""
+    g = torch.Generator().manual_seed(3)
+    n_router, n_text, per_redux, n_image, counts = 6, 4, 3, 12, (5, 2)
+    winner = torch.tensor([0, 0, 1, 1, 0, 1, 1, 1, 1, 0, 0, 1])
+    layout = Layout(n_text=n_text, n_redux=2 * per_redux, n_image=n_image, ref_counts=counts, n_subjects=2,
+                    dtype=torch.float32, ref_shift=1.5, n_router=n_router)
+    query, key, value = _tokens(layout.n_queries, g), _tokens(layout.n_keys, g), _tokens(layout.n_keys, g)
+    ours = routed_attention(query, key, value, layout, winner_groups(winner, 2))
+    plain = Layout(n_text=n_text, n_redux=2 * per_redux, n_image=n_image, ref_counts=counts, n_subjects=2,
+                   dtype=torch.float32, ref_shift=1.5)  # the same without the router rows
+    rest = slice(n_router, None)
+    bias = _published_routing_bias(plain, winner_maps(winner, 2), 1.5)
+    published = attend(query[:, rest], key[:, rest], value[:, rest], bias)
+    torch.testing.assert_close(ours[:, rest], published, atol=1e-6, rtol=1e-5)
+    router_keys = torch.cat([torch.arange(n_router), torch.arange(plain.n_head + n_router, layout.n_queries)])
+    router = attend(query[:, :n_router], key[:, router_keys], value[:, router_keys])
+    torch.testing.assert_close(ours[:, :n_router], router, atol=1e-6, rtol=1e-5)
+    last = routed_attention(query, key, value, layout, winner_groups(winner, 2), image_only=True)
+    torch.testing.assert_close(last, ours[:, layout.n_lead:], atol=1e-6, rtol=1e-5)
+
+
+def test_rope_by_complex_turns_gives_diffusers_numbers_exactly():
+    from diffusers.models.embeddings import apply_rotary_emb
+    from diffusers.models.transformers.transformer_flux import FluxPosEmbed
+
+    g = torch.Generator().manual_seed(4)
+    ids = torch.randint(0, 64, (50, 3), generator=g).float()
+    freqs = FluxPosEmbed(theta=10000, axes_dim=[4, 6, 6])(ids)
+    x = _tokens(50, g)
+    assert torch.equal(rope(x, turns(freqs)), apply_rotary_emb(x, freqs, sequence_dim=1))
+    x16 = x.bfloat16()
+    assert torch.equal(rope(x16, turns(freqs)), apply_rotary_emb(x16, freqs, sequence_dim=1))
 
 
 def test_groups_cover_every_image_token_once_by_its_subjects():

@@ -111,21 +111,20 @@ class StreamTransformer:
         self.project = torch.compile(project, backend=backend, **options)
         self.finish = torch.compile(finish, backend=backend, **options)
 
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.model.dtype  # the compute dtype, also when the linear weights are quantized
-
-    def _temb(self, timestep: torch.Tensor, guidance: Optional[torch.Tensor], pooled: torch.Tensor) -> torch.Tensor:
-        timestep = timestep.to(self.dtype) * 1000
+    def _temb(self, timestep: torch.Tensor, guidance: Optional[torch.Tensor], pooled: torch.Tensor,
+              dtype: torch.dtype) -> torch.Tensor:
+        """The time (+ guidance, pooled text) embedding, in the hidden states' `dtype` as diffusers'
+        forward does (reading the model's dtype walks all its parameters: about a millisecond)."""
+        timestep = timestep.to(dtype) * 1000
         if guidance is None:
             return self.model.time_text_embed(timestep, pooled)
-        return self.model.time_text_embed(timestep, guidance.to(self.dtype) * 1000, pooled)
+        return self.model.time_text_embed(timestep, guidance.to(dtype) * 1000, pooled)
 
     def reference_kv(self, tokens: torch.Tensor, ids: torch.Tensor, n_subjects: int, pooled: torch.Tensor,
                      guidance: Optional[torch.Tensor]) -> list[KV]:
         """Run the reference stream alone (timestep 0) and return each layer's keys/values."""
         x = self.embed_ref(tokens)
-        temb = self._temb(torch.zeros(tokens.shape[0], device=tokens.device), guidance, pooled)
+        temb = self._temb(torch.zeros(tokens.shape[0], device=tokens.device), guidance, pooled, x.dtype)
         temb_act, freqs = F.silu(temb), turns(self.model.pos_embed(ids))
         kv = []
         for n, side in enumerate(self.ref):
@@ -151,7 +150,7 @@ class StreamTransformer:
                               dtype=image.dtype)
         zeros = text_ids.new_zeros  # router and subject tokens sit at position 0
         ids = torch.cat([zeros(n_router, text_ids.shape[1]), text_ids, zeros(n_redux, text_ids.shape[1]), image_ids])
-        constants = self._constants(step, layout, self._temb(timestep, guidance, pooled), ids=ids)
+        constants = self._constants(step, layout, self._temb(timestep, guidance, pooled, image.dtype), ids=ids)
         for i in range(self.n_double):
             context, image = self._double(i, context, image, constants)
         tokens = _cat(context, image)
