@@ -19,17 +19,19 @@ How a panel is rendered (AnyStoryGenerator.render, generator.py), in order:
    masks), the box grouping of image tokens, the attention layouts and rotary frequencies
    (`transformer.RenderCache`), and gives each step its `transformer.StepInputs`.
 5. One forward (`transformer.StreamTransformer.__call__`): text and subject tokens on the
-   context side, image tokens on the image side, router tokens beside them with the "router"
-   LoRA (`lora.StreamLinear`, `streams.Side`: one stream's view of a FLUX block). In every
+   context side, image tokens on the image side, router tokens riding in front of the text
+   with the "router" LoRA on their rows only and their own modulation (`lora.StreamLinear`
+   rows, `streams.per_row`; `streams.Side`: one stream's view of a FLUX block). In every
    layer:
    - routing maps: `routing.route_tokens` picks each image token's subject from the router
-     tokens and the routing-map projections held by the layer's
-     `attention.AnyStoryAttnProcessor` (the processor holds these weights; its `__call__` is
-     the stock FLUX one and our forward does not use it); `routing.winner_groups` groups the
-     image tokens by subject. Without the router, boxes give fixed groups.
-   - attention: `attention.routed_attention` runs text and subject tokens over every key,
-     each group of image tokens over the text and image keys plus its own subjects' subject
-     tokens and reference keys. No (queries x keys) bias is built; ref_shift is one row.
+     tokens and the layer's `routing.RoutingLayer` (the routing-map projections, whose
+     factors `attention.AnyStoryAttnProcessor` holds; its `__call__` is the stock FLUX one
+     and our forward does not use it); `routing.winner_groups` groups the image tokens by
+     subject. Without the router, boxes give fixed groups.
+   - attention: `attention.routed_attention` runs router tokens over their own and the image
+     keys, text and subject tokens over every other key, each group of image tokens over the
+     text and image keys plus its own subjects' subject tokens and reference keys. No
+     (queries x keys) bias is built; ref_shift is one row.
 6. Decoding: `pipeline.decode` (the FLUX VAE), and on request the routing maps averaged over
    layers and steps (`pipeline.RoutingAverage`).
 

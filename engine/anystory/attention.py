@@ -10,11 +10,13 @@ Deliberate differences from the published code, all for speed, none visible in t
   block-mask kernel drops such keys the same way).
 - The reference cache keeps only the reference keys inside the subjects' masks (about 30 %
   of them on the published masks).
-- Routing never builds a (queries x keys) bias: `routed_attention` runs the text and subject
-  tokens over every key and each group of image tokens (engine.anystory.routing) over the
-  text and image keys plus its own subjects' keys, unmasked, so fused kernels apply. The only
-  bias left is ref_shift, one row (1, 1, 1, keys) shared by all queries and heads, and only
-  when it is not 0.
+- Routing never builds a (queries x keys) bias: `routed_attention` runs the router tokens
+  over their own and the image keys, the text and subject tokens over every other key, and
+  each group of image tokens (engine.anystory.routing) over the text and image keys plus its
+  own subjects' keys, unmasked, so fused kernels apply. The only bias left is ref_shift, one
+  row (1, 1, 1, keys) shared by all queries and heads, and only when it is not 0.
+- The rotary embedding (`rope`) multiplies channel pairs by complex turns: diffusers'
+  arithmetic in one kernel instead of five.
 """
 from __future__ import annotations
 
