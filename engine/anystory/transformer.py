@@ -221,19 +221,22 @@ class StreamTransformer:
         """Layer i's side for the sequence the router tokens ride in (its first `n_router` rows):
         the main side with the router LoRA on those rows; the main side itself without them."""
         if not n_router:
-            return self.main[i][1] if i < self.n_double else self.main[i][0]
+            return self._text_side(i)
         if (i, n_router) not in self._riding:
             block, lora = self.blocks[i], self.router_lora
             self._riding[i, n_router] = (double_side(block, i, True, lora, n_router) if i < self.n_double
                                          else single_side(block, i - self.n_double, lora, n_router))
         return self._riding[i, n_router]
 
+    def _text_side(self, i: int) -> Side:
+        """The side the text tokens take in layer i: a double block's context side, or the single side."""
+        return self.main[i][1] if i < self.n_double else self.main[i][0]
+
     def _modulation(self, i: int, rows: int, constants: ForwardConstants) -> torch.Tensor:
         """Layer i's modulation of the sequence the router tokens ride in: the main side's for
         every row, or per row with the router's own (its LoRA) on the first rows."""
         n_router = constants.layout.n_router
-        main_side = self.main[i][1] if i < self.n_double else self.main[i][0]
-        main = modulate(main_side, constants.temb_act)
+        main = modulate(self._text_side(i), constants.temb_act)
         if not n_router:
             return main
         router = modulate(self.router[i], constants.temb_act, main)
