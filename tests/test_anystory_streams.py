@@ -4,6 +4,8 @@ LoRA on the first rows and a per-row modulation must give what two separate pass
 router's with its LoRA and modulation, the text's with neither."""
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 
 from engine.anystory.lora import StreamLinear
@@ -31,7 +33,7 @@ def _separate_and_riding(generator, block_index: int, double: bool):
     block = model.blocks[block_index]
     lora = generator.components.loras["router"]
     index = block_index if double else block_index - model.n_double
-    make = (lambda **kw: double_side(block, index, True, **kw)) if double else (lambda **kw: single_side(block, index, **kw))
+    make = partial(double_side, block, index, True) if double else partial(single_side, block, index)
     text_side, router_side, riding_side = make(), make(lora=lora), make(lora=lora, lora_rows=N_ROUTER)
     g = torch.Generator().manual_seed(block_index)
     width = block.attn.heads * block.attn.head_dim

@@ -55,10 +55,9 @@ def box_groups(allow: torch.Tensor) -> list[TokenGroup]:
 def winner_groups(winner: torch.Tensor, n_subjects: int) -> list[TokenGroup]:
     """Image tokens grouped by their (tokens,) winning subject (NO_SUBJECT: none), as `box_groups`."""
     counts = torch.bincount(winner + 1, minlength=n_subjects + 1).tolist()
-    present = [(code, count) for code, count in enumerate(counts) if count]
-    values, kept = [code for code, _ in present], [count for _, count in present]
+    codes = [code for code, count in enumerate(counts) if count]  # code = subject + 1
     return [TokenGroup(() if code == 0 else (code - 1,), tokens)
-            for code, tokens in zip(values, _grouped(winner, values, kept))]
+            for code, tokens in zip(codes, _grouped(winner, codes, [counts[c] for c in codes]))]
 
 
 def winner_maps(winner: torch.Tensor, n_subjects: int) -> torch.Tensor:
@@ -98,10 +97,8 @@ def _plain(layer: nn.Module) -> bool:
 def _merge(base: nn.Linear, down: nn.Linear, up: nn.Linear) -> nn.Linear:
     """One linear layer computing base(x) + up(down(x)), summed in float64."""
     weight = base.weight.double() + up.weight.double() @ down.weight.double()
-    bias = torch.zeros(base.out_features, dtype=torch.float64, device=base.weight.device)
-    for b in (base.bias, up.bias):
-        if b is not None:
-            bias = bias + b.double()
+    bias = sum((b.double() for b in (base.bias, up.bias) if b is not None),
+               torch.zeros(base.out_features, dtype=torch.float64, device=base.weight.device))
     merged = nn.Linear(base.in_features, base.out_features, device=base.weight.device, dtype=base.weight.dtype)
     with torch.no_grad():
         merged.weight.copy_(weight)
@@ -136,9 +133,9 @@ def route_tokens(layer: RoutingLayer, router_x: torch.Tensor, image_x: torch.Ten
     """(tokens,) winning subject per image token (batch 1): the subject whose head- and
     token-averaged router query gives the largest logit (float32). `router_x`/`image_x`: the
     normalised router and image tokens; `image_key`: the image tokens' base key projection;
-    `rope_image`: their rotary turns (engine.anystory.attention.turns). With `refused` (tokens, subjects) bool, where
-    character boxes keep subjects out, a subject only competes where allowed, and a token no
-    subject may take goes to none of them (NO_SUBJECT)."""
+    `rope_image`: their rotary turns (engine.anystory.attention.turns). With `refused`
+    (tokens, subjects) bool, where character boxes keep subjects out, a subject only competes
+    where allowed, and a token no subject may take goes to none of them (NO_SUBJECT)."""
     query = layer.norm_q(layer.query(router_x).unflatten(-1, (-1, layer.head_dim)))  # position 0: no rotary turn
     query = query.float().unflatten(1, (n_subjects, -1)).mean(dim=(2, 3))  # b, subjects, d
     key = layer.key(image_x, base_out=image_key)
